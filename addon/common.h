@@ -1,0 +1,26 @@
+// Shared helpers for the addon: turning errno into JS errors that carry the
+// errno name, the syscall and the object it was about.
+#pragma once
+#include <napi.h>
+#include <cerrno>
+#include <string>
+
+namespace rootless {
+
+// Throws a JS Error with .code (errno name), .errno, .syscall and, when
+// given, .subject (a path or pid). The message is "syscall subject: CODE (text)".
+[[noreturn]] void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& subject = "");
+
+Napi::Object MakeErrnoError(Napi::Env env, int err, const char* syscall, const std::string& subject = "");
+
+const char* ErrnoName(int err);
+
+// Argument helpers that throw TypeError naming the argument.
+int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
+
+void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitProcWatch(Napi::Env env, Napi::Object exports);
+void InitSys(Napi::Env env, Napi::Object exports);
+
+}  // namespace rootless

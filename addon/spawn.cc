@@ -1,0 +1,330 @@
+// spawn(): create a process with clone3 (new namespaces, CLONE_PIDFD), then
+// between clone and execve run only raw system calls: this process is
+// multi-threaded (V8, libuv), so after the clone nothing that can take a lock
+// or allocate is allowed. Everything the child needs is prepared beforehand.
+#include "common.h"
+#include "procwatch.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+namespace rootless {
+namespace {
+
+// Steps the child reports when it fails before execve. Kept in step with
+// kStepNames below.
+enum Step : int {
+  kStepSignals, kStepPdeathsig, kStepParentGone, kStepSetns, kStepSetpgid,
+  kStepTcsetpgrp, kStepChdir, kStepCapRaise, kStepCapClear, kStepDupFds,
+  kStepCloseFds, kStepExec,
+};
+const char* const kStepNames[] = {
+  "reset signals", "prctl(PR_SET_PDEATHSIG)", "parent exited", "setns", "setpgid",
+  "tcsetpgrp", "chdir", "raise capabilities", "clear capabilities", "dup2",
+  "close_range", "execve",
+};
+
+struct ChildReport {
+  int step;
+  int err;
+};
+
+struct Plan {
+  std::string file;
+  std::vector<std::string> argv, envp;
+  std::vector<char*> argvp, envpp;
+  std::string cwd;
+  bool has_cwd = false;
+  uint64_t clone_flags = 0;
+  std::vector<int> fds;  // index = fd in the child, value = fd here or -1
+  std::vector<std::pair<int, int>> setns;  // (fd, nstype), in order
+  bool raise_ambient = false;
+  bool clear_caps = false;
+  int pdeathsig = 0;
+  bool new_pgrp = false;
+  int fg_tty = -1;
+  pid_t parent_pid = 0;
+};
+
+std::vector<std::string> StringArray(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
+    std::string s = e.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos)
+      throw Napi::TypeError::New(env, std::string(name) + " must not contain NUL bytes");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Plan ReadPlan(Napi::Env env, Napi::Object o) {
+  Plan p;
+  if (!o.Get("file").IsString()) throw Napi::TypeError::New(env, "file must be a string");
+  p.file = o.Get("file").As<Napi::String>().Utf8Value();
+  p.argv = StringArray(env, o.Get("argv"), "argv");
+  p.envp = StringArray(env, o.Get("envp"), "envp");
+  for (auto& s : p.argv) p.argvp.push_back(const_cast<char*>(s.c_str()));
+  p.argvp.push_back(nullptr);
+  for (auto& s : p.envp) p.envpp.push_back(const_cast<char*>(s.c_str()));
+  p.envpp.push_back(nullptr);
+  if (o.Get("cwd").IsString()) {
+    p.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+    p.has_cwd = true;
+  }
+  if (o.Get("cloneFlags").IsNumber())
+    p.clone_flags = static_cast<uint64_t>(o.Get("cloneFlags").As<Napi::Number>().Int64Value());
+  Napi::Value fds = o.Get("fds");
+  if (fds.IsArray()) {
+    Napi::Array a = fds.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) p.fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  } else {
+    p.fds = {0, 1, 2};
+  }
+  Napi::Value ns = o.Get("setns");
+  if (ns.IsArray()) {
+    Napi::Array a = ns.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Object e = a.Get(i).As<Napi::Object>();
+      p.setns.emplace_back(e.Get("fd").As<Napi::Number>().Int32Value(), e.Get("nstype").As<Napi::Number>().Int32Value());
+    }
+  }
+  p.raise_ambient = o.Get("raiseAmbientCaps").ToBoolean();
+  p.clear_caps = o.Get("clearCaps").ToBoolean();
+  if (o.Get("pdeathsig").IsNumber()) p.pdeathsig = o.Get("pdeathsig").As<Napi::Number>().Int32Value();
+  p.new_pgrp = o.Get("newProcessGroup").ToBoolean();
+  if (o.Get("foregroundTty").IsNumber()) p.fg_tty = o.Get("foregroundTty").As<Napi::Number>().Int32Value();
+  p.parent_pid = getpid();
+  return p;
+}
+
+// --- the child side: raw syscalls only -------------------------------------
+
+[[noreturn]] void Fail(int errfd, int step, int err) {
+  ChildReport r{step, err};
+  ssize_t ignored = write(errfd, &r, sizeof r);
+  (void)ignored;
+  _exit(127);
+}
+
+bool CapSets(__user_cap_data_struct data[2], int errfd, int step) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  if (syscall(SYS_capget, &hdr, data) != 0) Fail(errfd, step, errno);
+  return true;
+}
+
+void RaiseAmbient(int errfd) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2];
+  CapSets(data, errfd, kStepCapRaise);
+  data[0].inheritable = data[0].permitted;
+  data[1].inheritable = data[1].permitted;
+  // A refusal here is not fatal: the child checks its capabilities after the
+  // id maps are written and re-executes itself if it has none.
+  if (syscall(SYS_capset, &hdr, data) != 0) return;
+  for (int cap = 0; cap < 64; cap++) {
+    bool held = (cap < 32 ? data[0].permitted >> cap : data[1].permitted >> (cap - 32)) & 1;
+    if (!held) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 && errno == EINVAL) break;
+  }
+}
+
+void ClearCaps(int errfd) {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    Fail(errfd, kStepCapClear, errno);
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2];
+  CapSets(data, errfd, kStepCapClear);
+  data[0].inheritable = 0;
+  data[1].inheritable = 0;
+  if (syscall(SYS_capset, &hdr, data) != 0) Fail(errfd, kStepCapClear, errno);
+}
+
+[[noreturn]] void ChildMain(const Plan& p, int errfd) {
+  // Handlers installed by node make no sense after execve, and ignored
+  // signals (node ignores SIGPIPE) would be inherited: reset them all.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &dfl, nullptr);  // fails harmlessly for glibc-reserved signals
+  }
+
+  if (p.pdeathsig > 0) {
+    if (prctl(PR_SET_PDEATHSIG, p.pdeathsig, 0, 0, 0) != 0) Fail(errfd, kStepPdeathsig, errno);
+    // In a new pid namespace getppid() is 0; the caller checks liveness
+    // another way (the protocol pipe's EOF).
+    if (!(p.clone_flags & CLONE_NEWPID) && getppid() != p.parent_pid) Fail(errfd, kStepParentGone, ESRCH);
+  }
+
+  for (auto& [fd, nstype] : p.setns)
+    if (syscall(SYS_setns, fd, nstype) != 0) Fail(errfd, kStepSetns, errno);
+
+  if (p.new_pgrp && setpgid(0, 0) != 0) Fail(errfd, kStepSetpgid, errno);
+  if (p.fg_tty >= 0) {
+    // All signals are blocked here, so the kernel lets a background process
+    // group take the terminal without sending SIGTTOU.
+    pid_t pgrp = getpgrp();
+    if (ioctl(p.fg_tty, TIOCSPGRP, &pgrp) != 0) Fail(errfd, kStepTcsetpgrp, errno);
+  }
+
+  if (p.has_cwd && chdir(p.cwd.c_str()) != 0) Fail(errfd, kStepChdir, errno);
+
+  if (p.raise_ambient) RaiseAmbient(errfd);
+  if (p.clear_caps) ClearCaps(errfd);
+
+  // Move every source fd above the target range first, so that placing one
+  // cannot clobber another; then put each in place (dup2 clears CLOEXEC).
+  int n = static_cast<int>(p.fds.size());
+  int lowest_free = n > 3 ? n : 3;
+  int high_err = fcntl(errfd, F_DUPFD_CLOEXEC, lowest_free);
+  if (high_err < 0) Fail(errfd, kStepDupFds, errno);
+  errfd = high_err;
+  int moved[64];
+  if (n > 64) Fail(errfd, kStepDupFds, EMFILE);
+  for (int i = 0; i < n; i++) {
+    moved[i] = -1;
+    if (p.fds[i] < 0) continue;
+    moved[i] = fcntl(p.fds[i], F_DUPFD_CLOEXEC, lowest_free);
+    if (moved[i] < 0) Fail(errfd, kStepDupFds, errno);
+  }
+  for (int i = 0; i < n; i++) {
+    if (moved[i] >= 0) {
+      if (dup2(moved[i], i) < 0) Fail(errfd, kStepDupFds, errno);
+    } else {
+      close(i);
+    }
+  }
+  // Everything from n up closes at execve; errfd stays open until then so
+  // that an execve failure can still be reported.
+  if (syscall(SYS_close_range, n, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    struct rlimit rl {};
+    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+    for (long fd = n; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  execve(p.file.c_str(), p.argvp.data(), p.envpp.data());
+  Fail(errfd, kStepExec, errno);
+}
+
+// --- the parent side --------------------------------------------------------
+
+pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
+  clone_args args{};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    // Kernels before 5.3: the raw clone syscall with a NULL stack behaves
+    // like fork; on x86-64 the pidfd goes where parent_tid would.
+    pid = syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, nullptr);
+  }
+  return static_cast<pid_t>(pid);
+}
+
+// spawn(options, onExit) -> { pid, pidfd }
+// Throws an Error with .code/.syscall/.step when the clone or any step
+// before execve fails; execve's own ENOENT/EACCES carry step "execve".
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "spawn(options, onExit)");
+  Plan plan = ReadPlan(env, info[0].As<Napi::Object>());
+  Napi::Function on_exit = info[1].As<Napi::Function>();
+
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
+
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+
+  int pidfd = -1;
+  pid_t pid;
+  {
+    std::lock_guard<std::mutex> lock(WatchMutex());
+    pid = CloneWithPidfd(plan.clone_flags, &pidfd);
+    if (pid == 0) {
+      close(errpipe[0]);
+      ChildMain(plan, errpipe[1]);
+    }
+    int clone_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(errpipe[1]);
+    if (pid < 0) {
+      close(errpipe[0]);
+      ThrowErrno(env, clone_err, "clone3");
+    }
+
+    ChildReport report{};
+    ssize_t got;
+    do {
+      got = read(errpipe[0], &report, sizeof report);
+    } while (got < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (got == static_cast<ssize_t>(sizeof report)) {
+      // The child _exit'ed after reporting: reap it here, it is ours alone.
+      siginfo_t si;
+      while (waitid(P_PIDFD, pidfd, &si, WEXITED) != 0 && errno == EINTR) {
+      }
+      close(pidfd);
+      std::string subject = report.step == kStepExec ? plan.file : report.step == kStepChdir ? plan.cwd : "";
+      Napi::Object err = MakeErrnoError(env, report.err, kStepNames[report.step], subject);
+      err.Set("step", kStepNames[report.step]);
+      throw Napi::Error(env, err);
+    }
+    WatchExitLocked(env, pid, pidfd, on_exit);
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", pid);
+  result.Set("pidfd", pidfd);
+  return result;
+}
+
+}  // namespace
+
+void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("CLONE_NEWUSER", CLONE_NEWUSER);
+  c.Set("CLONE_NEWNS", CLONE_NEWNS);
+  c.Set("CLONE_NEWNET", CLONE_NEWNET);
+  c.Set("CLONE_NEWPID", CLONE_NEWPID);
+  c.Set("CLONE_NEWUTS", CLONE_NEWUTS);
+  c.Set("CLONE_NEWIPC", CLONE_NEWIPC);
+  c.Set("CLONE_NEWCGROUP", CLONE_NEWCGROUP);
+  exports.Set("cloneFlags", c);
+}
+
+}  // namespace rootless

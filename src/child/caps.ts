@@ -1,0 +1,47 @@
+// Capabilities of the child in its user namespace (DESIGN.md: "Gaining
+// capabilities without a second boot of node"). The parent's spawn raised
+// them into the ambient set, so node started holding them; if the kernel or
+// a security policy refused, the child re-executes itself once the id maps
+// exist, which makes it uid 0 in the namespace and gives it the full set.
+import { RootlessError } from '../sys/errors.js';
+import { CAP_SYS_ADMIN, capget, execve, hasCap } from '../sys/native.js';
+import { CHILD_FD, REEXEC_ENV, type ChildConfig } from './config.js';
+import type { ChildLogger } from './log.js';
+
+/** RootlessKit allows one re-exec too; more would mean a loop. */
+export const MAX_REEXECS = 1;
+
+export interface ReexecState {
+  config: ChildConfig;
+  reexecs: number;
+}
+
+export function holdsCapabilities(): boolean {
+  return hasCap(capget().effective, CAP_SYS_ADMIN);
+}
+
+/**
+ * Returns when the child holds CAP_SYS_ADMIN in its namespace; otherwise
+ * re-executes (never returns) or throws once the re-exec budget is spent.
+ */
+export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
+  if (holdsCapabilities()) return;
+  if (state.reexecs >= MAX_REEXECS) {
+    throw new RootlessError(
+      `the child holds no capabilities in its user namespace even after re-executing (uid ${process.getuid?.()})`,
+      {
+        step: 'gain capabilities',
+        code: 'EPERM',
+        hint: 'a security policy (AppArmor, SELinux, seccomp) may restrict user namespaces; check kernel.apparmor_restrict_unprivileged_userns',
+      },
+    );
+  }
+  log.debug('no capabilities from the ambient set; re-executing the child', { reexecs: state.reexecs });
+  const next: ReexecState = { config: state.config, reexecs: state.reexecs + 1 };
+  const env = [`${REEXEC_ENV}=${JSON.stringify(next)}`];
+  execve(process.execPath, [process.execPath, ...process.execArgv, process.argv[1] ?? ''], env, [
+    CHILD_FD.fromParent,
+    CHILD_FD.toParent,
+    CHILD_FD.parentPidfd,
+  ]);
+}

@@ -1,0 +1,43 @@
+// What the parent tells the child in ParentHello: everything the child needs
+// to set up the namespaces and run the target. Plain JSON.
+
+export type Propagation = 'rprivate' | 'private' | 'rslave' | 'slave' | 'rshared' | 'shared';
+export type ChildLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface ChildNamespaces {
+  pid: boolean;
+  net: boolean;
+  uts: boolean;
+  ipc: boolean;
+  cgroup: boolean;
+}
+
+export interface ChildConfig {
+  /** Target argv; argv[0] is looked up in the target's PATH. */
+  command: string[];
+  /** Target environment, "NAME=value" strings, ROOTLESSKIT_* included. */
+  env: string[];
+  cwd: string;
+  propagation: Propagation;
+  logLevel: ChildLogLevel;
+  /** Give the target its own process group and the terminal's foreground
+   * (the launcher was itself in the foreground of a terminal on stdin). */
+  foreground: boolean;
+  namespaces: ChildNamespaces;
+  /** Reap orphans (PID 1 of a new pid namespace). */
+  reaper: boolean;
+  stateDir: string;
+}
+
+/** Child fds, as placed by the parent's spawn. */
+export const CHILD_FD = {
+  /** parent -> child messages */
+  fromParent: 3,
+  /** child -> parent messages */
+  toParent: 4,
+  /** pidfd of the parent: readable once the parent has exited */
+  parentPidfd: 5,
+} as const;
+
+/** Environment variable that carries the child's state across a re-exec. */
+export const REEXEC_ENV = '_ROOTLESS_CHILD_REEXEC';

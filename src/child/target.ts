@@ -1,0 +1,64 @@
+// Runs the target inside the namespaces and reports how it ended.
+import { SyscallError } from '../sys/errors.js';
+import { pidfdSendSignal, spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
+import { forwardSignals, signalNumber } from '../sys/signals.js';
+import { envValue, notRunnable, resolveCommand } from './command.js';
+import type { ChildConfig } from './config.js';
+import type { ChildLogger } from './log.js';
+
+export interface RunningTarget {
+  pid: number;
+  exited: Promise<ExitStatus>;
+}
+
+export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarget {
+  const [name, ...args] = config.command;
+  const file = resolveCommand(name ?? '', envValue(config.env, 'PATH'), config.cwd);
+  let onExit!: (s: ExitStatus) => void;
+  const exited = new Promise<ExitStatus>((res) => (onExit = res));
+
+  let spawned;
+  try {
+    spawned = spawn(
+      {
+        file,
+        argv: [name!, ...args],
+        envp: config.env,
+        cwd: config.cwd,
+        fds: [0, 1, 2],
+        // The target is uid 0 here and gets its capabilities the ordinary
+        // way; nothing of ours is inherited.
+        clearCaps: true,
+        // If the child dies, the target must not outlive it.
+        pdeathsig: signalNumber('SIGKILL'),
+        newProcessGroup: config.foreground,
+        ...(config.foreground ? { foregroundTty: 0 } : {}),
+      },
+      (_err, status) => onExit(status),
+    );
+  } catch (err) {
+    if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name!, err.code ?? 'ENOENT');
+    throw err;
+  }
+  const pidfd = spawned.pidfd;
+  log.debug('target started', { pid: spawned.pid, file });
+
+  const stopForwarding = forwardSignals((sig, num) => {
+    log.debug('forwarding signal to the target', { signal: sig });
+    pidfdSendSignal(pidfd, num);
+  });
+
+  void exited.then(() => {
+    stopForwarding();
+    if (config.foreground) {
+      // Give the terminal back to the launcher's process group before the
+      // launcher prints anything or exits.
+      try {
+        tcsetpgrp(0, getpgrp());
+      } catch {
+        // The terminal may be gone (hangup); nothing to give back.
+      }
+    }
+  });
+  return { pid: spawned.pid, exited };
+}

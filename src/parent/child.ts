@@ -1,0 +1,97 @@
+// The parent's half of the child: clone it into the new namespaces with the
+// protocol pipes in place, and watch it through its pidfd.
+import { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Channel } from '../protocol/channel.js';
+import type { ChildLog } from '../protocol/messages.js';
+import { SyscallError } from '../sys/errors.js';
+import { close, cloneFlags as CF, pidfdOpen, pidfdSendSignal, pipe2, spawn, type ExitStatus } from '../sys/native.js';
+import { signalNumber } from '../sys/signals.js';
+import type { ChildNamespaces } from '../child/config.js';
+import { diagnoseUserNamespaceFailure } from './preflight.js';
+
+export interface ChildHandle {
+  pid: number;
+  channel: Channel;
+  exited: Promise<ExitStatus>;
+  /** Resolves when the child's pipe closed (all its messages are in). */
+  closed: Promise<void>;
+  signal(sig: number): boolean;
+}
+
+/** Where the child's entry point lives, next to this file's compiled form. */
+export function childEntry(): string {
+  return fileURLToPath(new URL('../child/main.js', import.meta.url));
+}
+
+export function namespaceFlags(ns: ChildNamespaces): number {
+  let flags = CF.CLONE_NEWUSER | CF.CLONE_NEWNS;
+  if (ns.net) flags |= CF.CLONE_NEWNET;
+  if (ns.pid) flags |= CF.CLONE_NEWPID;
+  if (ns.uts) flags |= CF.CLONE_NEWUTS;
+  if (ns.ipc) flags |= CF.CLONE_NEWIPC;
+  if (ns.cgroup) flags |= CF.CLONE_NEWCGROUP;
+  return flags;
+}
+
+export interface SpawnChildOptions {
+  namespaces: ChildNamespaces;
+  /** The ambient fast path; off only to exercise the re-exec fallback. */
+  ambientCaps: boolean;
+  onLog: (msg: ChildLog) => void;
+}
+
+export function spawnChild(opts: SpawnChildOptions): ChildHandle {
+  const [fromParentR, fromParentW] = pipe2();
+  const [toParentR, toParentW] = pipe2();
+  const selfPidfd = pidfdOpen(process.pid);
+  let onExit!: (s: ExitStatus) => void;
+  const exited = new Promise<ExitStatus>((res) => (onExit = res));
+  const fds = [0, 1, 2, fromParentR, toParentW, selfPidfd];
+  let spawned;
+  try {
+    spawned = spawn(
+      {
+        file: process.execPath,
+        argv: [process.execPath, childEntry()],
+        // The child needs no environment: the target's comes in ParentHello.
+        // Keeping it empty also keeps NODE_OPTIONS and NODE_EXTRA_CA_CERTS
+        // (tens of ms at every node start) away from the child.
+        envp: [],
+        cloneFlags: namespaceFlags(opts.namespaces),
+        fds,
+        raiseAmbientCaps: opts.ambientCaps,
+        pdeathsig: signalNumber('SIGKILL'),
+      },
+      (_err, status) => onExit(status),
+    );
+  } catch (err) {
+    for (const fd of [fromParentR, fromParentW, toParentR, toParentW, selfPidfd]) close(fd);
+    if (err instanceof SyscallError && err.syscall === 'clone3') throw diagnoseUserNamespaceFailure(err);
+    throw err;
+  }
+  for (const fd of [fromParentR, toParentW, selfPidfd]) close(fd);
+
+  const input = new Socket({ fd: toParentR, readable: true, writable: false });
+  const output = new Socket({ fd: fromParentW, readable: false, writable: true });
+  // A child that dies early closes its end; writes then fail with EPIPE,
+  // which the channel reports on the next receive.
+  output.on('error', () => {});
+  const channel = new Channel(input, output, { peer: 'child', onLog: opts.onLog });
+  const closed = new Promise<void>((res) => {
+    input.once('close', () => res());
+  });
+  const pidfd = spawned.pidfd;
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+    close(pidfd);
+  });
+  return {
+    pid: spawned.pid,
+    channel,
+    exited,
+    closed,
+    signal: (sig) => !gone && pidfdSendSignal(pidfd, sig),
+  };
+}

@@ -1,0 +1,85 @@
+// Checks and diagnoses that turn the kernel's bare errno into a sentence
+// that says what is wrong and what to change.
+import { readFileSync } from 'node:fs';
+import { RootlessError, type SyscallError } from '../sys/errors.js';
+
+export type ProcReader = (path: string) => string | undefined;
+
+export const readProc: ProcReader = (path) => {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+/** no_new_privs is set (systemd NoNewPrivileges=, setpriv --no-new-privs, some containers). */
+export function noNewPrivs(read: ProcReader = readProc): boolean {
+  const status = read('/proc/self/status') ?? '';
+  return /^NoNewPrivs:\s*1$/m.test(status);
+}
+
+export function noNewPrivsError(): RootlessError {
+  return new RootlessError(
+    'no_new_privs is set on this process, so the set-uid newuidmap/newgidmap cannot gain the privilege to map sub-ids',
+    {
+      step: 'newuidmap',
+      code: 'EPERM',
+      hint: 'run rootless outside NoNewPrivileges= / setpriv --no-new-privs, or pass --subid-source=none to map only your own uid',
+    },
+  );
+}
+
+/** Explains why clone(CLONE_NEWUSER) failed. */
+export function diagnoseUserNamespaceFailure(err: SyscallError, read: ProcReader = readProc): RootlessError {
+  const code = err.code ?? 'EUNKNOWN';
+  const fields = { step: 'create user namespace', code, cause: err };
+  const maxNs = read('/proc/sys/user/max_user_namespaces');
+  const debianClone = read('/proc/sys/kernel/unprivileged_userns_clone');
+  const apparmor = read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  if (code === 'ENOSPC' || code === 'EUSERS') {
+    if (maxNs === '0') {
+      return new RootlessError('user namespaces are disabled: user.max_user_namespaces is 0', {
+        ...fields, hint: 'enable them with: sysctl -w user.max_user_namespaces=28633 (as root; persist it in /etc/sysctl.d/)',
+      });
+    }
+    return new RootlessError(`the limit on user namespaces is reached (user.max_user_namespaces = ${maxNs ?? '?'})`, {
+      ...fields, hint: 'raise user.max_user_namespaces or end other sessions',
+    });
+  }
+  if (code === 'EPERM') {
+    if (debianClone === '0') {
+      return new RootlessError('unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0', {
+        ...fields, hint: 'enable them with: sysctl -w kernel.unprivileged_userns_clone=1 (as root; persist it in /etc/sysctl.d/)',
+      });
+    }
+    if (apparmor === '1') {
+      return new RootlessError('AppArmor refuses unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)', {
+        ...fields, hint: 'add an AppArmor profile granting "userns," to node, or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+      });
+    }
+    return new RootlessError('the kernel refused to create a user namespace (EPERM)', {
+      ...fields, hint: 'a seccomp filter (container runtime) or a chroot may forbid it; rootless must run on the host or in a container that allows nested user namespaces',
+    });
+  }
+  if (code === 'EINVAL') {
+    return new RootlessError('this kernel does not support user namespaces (clone: EINVAL)', {
+      ...fields, hint: 'a kernel built with CONFIG_USER_NS=y is needed',
+    });
+  }
+  return new RootlessError(`cannot create the user namespace: ${err.message}`, fields);
+}
+
+/** Refines "no capabilities in the namespace" with the policy that causes it. */
+export function diagnoseNoCapabilities(err: RootlessError, read: ProcReader = readProc): RootlessError {
+  if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
+    return new RootlessError(
+      'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): the namespace holds no capabilities',
+      {
+        step: err.step, code: err.code ?? 'EPERM', cause: err,
+        hint: 'add an AppArmor profile granting "userns," to node (see apparmor.d(5)), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+      },
+    );
+  }
+  return err;
+}

@@ -1,0 +1,108 @@
+// Messages exchanged between the parent (host namespaces) and the child
+// (inside the new namespaces). Names follow RootlessKit's handshake so the
+// two are easy to compare; payloads are ours.
+
+import type { ChildConfig } from '../child/config.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Parent -> child, written right after clone: everything the child needs. */
+export interface ParentHello {
+  type: 'ParentHello';
+  version: number;
+  config: ChildConfig;
+}
+
+/** Child -> parent: node is up and read the config. */
+export interface ChildHello {
+  type: 'ChildHello';
+  version: number;
+}
+
+/** Parent -> child: newuidmap/newgidmap (or the direct write) are done. */
+export interface ParentInitIdmapCompleted {
+  type: 'ParentInitIdmapCompleted';
+}
+
+/** Child -> parent: capabilities held, propagation set, mounts done. */
+export interface ChildInitUserNSCompleted {
+  type: 'ChildInitUserNSCompleted';
+  /** How many times the child re-executed itself to gain capabilities
+   * (0 on the ambient fast path). */
+  reexecs: number;
+}
+
+/** Parent -> child: the network driver is attached (issue: networking). */
+export interface ParentInitNetworkDriverCompleted {
+  type: 'ParentInitNetworkDriverCompleted';
+  /** Driver-specific details the child needs (addresses, DNS). */
+  network?: Record<string, unknown>;
+}
+
+/** Parent -> child: the port driver is ready (issue: ports). */
+export interface ParentInitPortDriverCompleted {
+  type: 'ParentInitPortDriverCompleted';
+  port?: Record<string, unknown>;
+}
+
+/** Child -> parent: the target runs with this pid (in the child's pid ns and the host's). */
+export interface ChildTargetStarted {
+  type: 'ChildTargetStarted';
+  pid: number;
+}
+
+/** Child -> parent: the target ended. Exactly one of code/signal is set. */
+export interface ChildTargetExited {
+  type: 'ChildTargetExited';
+  code: number | null;
+  signal: number | null;
+}
+
+/** Child -> parent: the child failed; the parent prints it and exits. */
+export interface ChildError {
+  type: 'ChildError';
+  message: string;
+  step: string;
+  code?: string;
+  subject?: string;
+  hint?: string;
+  exitCode: number;
+}
+
+/** Child -> parent: a log record, so the child needs no logger of its own. */
+export interface ChildLog {
+  type: 'ChildLog';
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+export type ParentMessage =
+  | ParentHello
+  | ParentInitIdmapCompleted
+  | ParentInitNetworkDriverCompleted
+  | ParentInitPortDriverCompleted;
+
+export type ChildMessage =
+  | ChildHello
+  | ChildInitUserNSCompleted
+  | ChildTargetStarted
+  | ChildTargetExited
+  | ChildError
+  | ChildLog;
+
+export type Message = ParentMessage | ChildMessage;
+export type MessageType = Message['type'];
+
+export const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'ParentHello',
+  'ChildHello',
+  'ParentInitIdmapCompleted',
+  'ChildInitUserNSCompleted',
+  'ParentInitNetworkDriverCompleted',
+  'ParentInitPortDriverCompleted',
+  'ChildTargetStarted',
+  'ChildTargetExited',
+  'ChildError',
+  'ChildLog',
+]);

@@ -155,6 +155,19 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   ThrowErrno(env, errno, "execve", file);
 }
 
+// pollFd(fd, wantWrite, timeoutMs) -> true when ready (or hung up), false on timeout.
+Napi::Value PollFd(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  pollfd p{fd, static_cast<short>(info[1].ToBoolean() ? POLLOUT : POLLIN), 0};
+  int timeout = ArgInt(info, 2, "timeoutMs");
+  int rc;
+  do {
+    rc = poll(&p, 1, timeout);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) ThrowErrno(info.Env(), errno, "poll", std::to_string(fd));
+  return Napi::Boolean::New(info.Env(), rc > 0);
+}
+
 Napi::Value Getpgrp(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getpgrp()); }
 
 // tcgetpgrp(fd) -> pgid, or -1 when fd is not a terminal we control.
@@ -206,6 +219,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdExited", Napi::Function::New(env, PidfdExited, "pidfdExited"));
   exports.Set("execve", Napi::Function::New(env, Execve, "execve"));
+  exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
   exports.Set("getpgrp", Napi::Function::New(env, Getpgrp, "getpgrp"));
   exports.Set("tcgetpgrp", Napi::Function::New(env, Tcgetpgrp, "tcgetpgrp"));
   exports.Set("tcsetpgrp", Napi::Function::New(env, Tcsetpgrp, "tcsetpgrp"));

@@ -39,7 +39,11 @@ export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
   log.debug('no capabilities from the ambient set; re-executing the child', { reexecs: state.reexecs });
   const next: ReexecState = { config: state.config, reexecs: state.reexecs + 1 };
   const env = [`${REEXEC_ENV}=${JSON.stringify(next)}`];
+  // Node marks even stdio close-on-exec at startup: keep all of ours open.
   execve(process.execPath, [process.execPath, ...process.execArgv, process.argv[1] ?? ''], env, [
+    0,
+    1,
+    2,
     CHILD_FD.fromParent,
     CHILD_FD.toParent,
     CHILD_FD.parentPidfd,

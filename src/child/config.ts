@@ -24,6 +24,10 @@ export interface ChildConfig {
    * (the launcher was itself in the foreground of a terminal on stdin). */
   foreground: boolean;
   namespaces: ChildNamespaces;
+  /** The parent sets up network/port drivers and sends
+   * ParentInitNetworkDriverCompleted / ParentInitPortDriverCompleted; when
+   * false (host network, no ports) the child goes straight to the target. */
+  awaitDrivers: boolean;
   /** Reap orphans (PID 1 of a new pid namespace). */
   reaper: boolean;
   stateDir: string;

@@ -1,7 +1,7 @@
 // The child has no logger of its own: records go to the parent as ChildLog
 // messages, so the child loads nothing for logging and the user sees one
 // stream, formatted once.
-import type { Channel } from '../protocol/channel.js';
+import type { Message } from '../protocol/messages.js';
 import type { ChildLogLevel } from './config.js';
 
 const RANK: Record<ChildLogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
@@ -9,7 +9,7 @@ const RANK: Record<ChildLogLevel, number> = { trace: 10, debug: 20, info: 30, wa
 export class ChildLogger {
   private readonly min: number;
   constructor(
-    private readonly channel: Channel,
+    private readonly channel: { send(msg: Message): void },
     level: ChildLogLevel,
   ) {
     this.min = RANK[level];

@@ -1,39 +1,37 @@
 // Entry point of the child: node started by the parent's clone, inside the
 // new namespaces, holding the namespace's capabilities. It loads only what
 // it needs (no CLI, no logger) because its start is on the critical path.
-import { Socket } from 'node:net';
-import { Channel } from '../protocol/channel.js';
+import { SyncChannel } from '../protocol/sync-channel.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { RootlessError, errorMessage } from '../sys/errors.js';
-import { close, pidfdExited, setPdeathsig } from '../sys/native.js';
+import { close, pidfdExited, pollFd, setPdeathsig } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { ensureCapabilities, type ReexecState } from './caps.js';
 import { CHILD_FD, REEXEC_ENV } from './config.js';
 import { ChildLogger } from './log.js';
 import { setRootPropagation } from './mounts.js';
 import { startTarget } from './target.js';
+import { mark } from '../sys/trace.js';
+
+mark('child', 'main');
 
 /** Generous: node may start slowly on a loaded machine. EOF ends any wait at once. */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
 
-const channel = new Channel(
-  new Socket({ fd: CHILD_FD.fromParent, readable: true, writable: false }),
-  new Socket({ fd: CHILD_FD.toParent, readable: false, writable: true }),
-  { peer: 'parent' },
-);
+const channel = new SyncChannel(CHILD_FD.fromParent, CHILD_FD.toParent, 'parent', (fd, ms) => pollFd(fd, false, ms));
 
-async function handshake(): Promise<ReexecState> {
+function handshake(): ReexecState {
   const saved = process.env[REEXEC_ENV];
   if (saved !== undefined) {
     delete process.env[REEXEC_ENV];
     return JSON.parse(saved) as ReexecState;
   }
-  const hello = await channel.receive('ParentHello', 'ParentHello', HANDSHAKE_TIMEOUT_MS);
+  const hello = channel.receive('ParentHello', 'ParentHello', HANDSHAKE_TIMEOUT_MS);
   if (hello.version !== PROTOCOL_VERSION) {
     throw new RootlessError(`parent speaks protocol ${hello.version}, child ${PROTOCOL_VERSION}`, { step: 'handshake' });
   }
   channel.send({ type: 'ChildHello', version: PROTOCOL_VERSION });
-  await channel.receive('ParentInitIdmapCompleted', 'the id maps', HANDSHAKE_TIMEOUT_MS);
+  channel.receive('ParentInitIdmapCompleted', 'the id maps', HANDSHAKE_TIMEOUT_MS);
   return { config: hello.config, reexecs: 0 };
 }
 
@@ -45,7 +43,8 @@ function bindToParent(): void {
 }
 
 async function main(): Promise<void> {
-  const state = await handshake();
+  const state = handshake();
+  mark('child', 'idmap-received');
   const { config } = state;
   const log = new ChildLogger(channel, config.logLevel);
   ensureCapabilities(state, log);
@@ -53,24 +52,27 @@ async function main(): Promise<void> {
   setRootPropagation(config.propagation);
   channel.send({ type: 'ChildInitUserNSCompleted', reexecs: state.reexecs });
 
-  await channel.receive('ParentInitNetworkDriverCompleted', 'the network driver', HANDSHAKE_TIMEOUT_MS);
-  await channel.receive('ParentInitPortDriverCompleted', 'the port driver', HANDSHAKE_TIMEOUT_MS);
+  if (config.awaitDrivers) {
+    channel.receive('ParentInitNetworkDriverCompleted', 'the network driver', HANDSHAKE_TIMEOUT_MS);
+    channel.receive('ParentInitPortDriverCompleted', 'the port driver', HANDSHAKE_TIMEOUT_MS);
+  }
 
+  mark('child', 'ready');
   const target = startTarget(config, log);
+  mark('child', 'target-spawned');
   channel.send({ type: 'ChildTargetStarted', pid: target.pid });
-  // The parent's death kills us (PDEATHSIG); a closed pipe without death
-  // means the parent gave up on us: end the target with us.
-  channel.onMessage(() => {});
-  channel.onClose(() => process.exit(1));
+  // The parent's death kills us (PDEATHSIG) and the target with us (its
+  // PDEATHSIG); the parent sends nothing more once the target runs.
 
   const status = await target.exited;
+  mark('child', 'target-exited');
   channel.send({ type: 'ChildTargetExited', code: status.code, signal: status.signal });
   finish(0);
 }
 
 function finish(code: number): void {
-  // Exit only once the last message has reached the pipe.
-  void channel.flush().then(() => process.exit(code));
+  // Writes are synchronous: everything sent is in the pipe already.
+  process.exit(code);
 }
 
 main().catch((err: unknown) => {

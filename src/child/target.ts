@@ -17,6 +17,15 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
 
+  // Handlers go in before the spawn, so a signal that arrives while the
+  // target is being created is held and delivered, not lost (or fatal).
+  let pidfd = -1;
+  const held: number[] = [];
+  const stopForwarding = forwardSignals((sig, num) => {
+    log.debug('forwarding signal to the target', { signal: sig });
+    if (pidfd < 0) held.push(num);
+    else pidfdSendSignal(pidfd, num);
+  });
   let spawned;
   try {
     spawned = spawn(
@@ -37,16 +46,13 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
       (_err, status) => onExit(status),
     );
   } catch (err) {
+    stopForwarding();
     if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name!, err.code ?? 'ENOENT');
     throw err;
   }
-  const pidfd = spawned.pidfd;
-  log.debug('target started', { pid: spawned.pid, file });
-
-  const stopForwarding = forwardSignals((sig, num) => {
-    log.debug('forwarding signal to the target', { signal: sig });
-    pidfdSendSignal(pidfd, num);
-  });
+  pidfd = spawned.pidfd;
+  for (const num of held) pidfdSendSignal(pidfd, num);
+  log.debug('target started', { targetPid: spawned.pid, file });
 
   void exited.then(() => {
     stopForwarding();

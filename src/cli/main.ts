@@ -2,20 +2,15 @@
 // subcommand, maps the outcome to an exit code:
 //   target's code | 128+N (target killed by N) | 125 (rootless failed)
 //   126/127 (target not executable / not found) | 2 (bad usage)
+// `run` (and RootlessKit's argv) take the fast path: a table-driven parser
+// without commander, which is loaded only for help and other subcommands.
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
-import { CliExit, invokedAsRootlesskit, parseArgv, parseRootlesskitArgv, type ParsedCommand } from './program.js';
+import { CliExit, invokedAsRootlesskit, parseRunFlags, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
 import { createLogger } from './log.js';
-import { SAVED_CA_ENV } from '../parent/environment.js';
+import { mark } from '../sys/trace.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
-
-function parse(argv: string[]): ParsedCommand {
-  const invokedAs = process.env[INVOKED_AS_ENV] ?? '';
-  delete process.env[INVOKED_AS_ENV];
-  if (invokedAsRootlesskit(invokedAs)) return { kind: 'run', options: parseRootlesskitArgv(argv) };
-  return parseArgv(argv);
-}
 
 async function run(options: RunOptions): Promise<number> {
   const log = createLogger(options.logLevel);
@@ -35,10 +30,38 @@ async function run(options: RunOptions): Promise<number> {
   }
 }
 
+async function runFlags(argv: string[], mode: RunFlagsMode): Promise<number> {
+  const parsed = parseRunFlags(argv, mode);
+  if ('help' in parsed) {
+    const { writeRunHelp } = await import('./program.js');
+    writeRunHelp(mode);
+    return 0;
+  }
+  if ('version' in parsed) {
+    process.stdout.write(versionText('rootlesskit'));
+    return 0;
+  }
+  mark('parent', 'parsed');
+  return run(parsed);
+}
+
+async function other(argv: string[]): Promise<number> {
+  const { parseArgv } = await import('./program.js');
+  const parsed = parseArgv(argv);
+  if (parsed.kind === 'run') return run(parsed.options);
+  process.stderr.write(`rootless ${parsed.kind}: not implemented yet\n`);
+  return ExitCode.Usage;
+}
+
 async function main(): Promise<number> {
-  let parsed: ParsedCommand;
+  mark('parent', 'main');
+  const invokedAs = process.env[INVOKED_AS_ENV] ?? '';
+  delete process.env[INVOKED_AS_ENV];
+  const argv = process.argv.slice(2);
   try {
-    parsed = parse(process.argv.slice(2));
+    if (invokedAsRootlesskit(invokedAs)) return await runFlags(argv, 'rootlesskit');
+    if (argv[0] === 'run') return await runFlags(argv.slice(1), 'run');
+    return await other(argv);
   } catch (err) {
     if (err instanceof CliExit) return err.exitCode;
     if (err instanceof UsageError) {
@@ -47,17 +70,13 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  if (parsed.kind === 'run') return run(parsed.options);
-  process.stderr.write(`rootless ${parsed.kind}: not implemented yet\n`);
-  return ExitCode.Usage;
 }
 
-// Our own node process never needs the CA bundle; the target gets it back
-// through targetEnvironment().
-void SAVED_CA_ENV;
-
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    mark('parent', 'exit');
+    process.exit(code);
+  },
   (err: unknown) => {
     process.stderr.write(`rootless: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(ExitCode.LauncherFailed);

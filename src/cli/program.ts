@@ -2,54 +2,35 @@
 // placeholder subcommands, and `rootlesskit [flags] CMD [ARGS...]` for when
 // our binary is invoked under RootlessKit's name.
 //
-// Flags are RootlessKit's (urfave/cli, i.e. Go's flag package), so argv is
-// first normalized by `normalizeFlagArgv`: `-flag` and `--flag` are the same,
-// `--flag=value` and `--flag value` are the same, booleans take
-// `--flag=true|false` (and Go's other spellings), and flags end at `--` or at
-// the first argument that is not a flag: everything after belongs to CMD.
-// Commander then sees `[--long=value...] [--bool...] -- CMD...`.
+// The run flags live in flags.ts: one table (RUN_FLAGS) and a hand-written
+// parser (parseRunFlags) that does not load commander, so the hot path
+// `rootless run ...` can skip this module. Here commander provides the top
+// level program, the other subcommands, --version, and the grouped help,
+// whose `run` Options are built from the same table. The `run` command's
+// argv goes to parseRunFlags, not to commander's option parser.
 //
 // Errors are UsageError (exit 2) with one line: `rootless run: unknown flag
 // --foo`, `rootless run: --net: invalid value "x" (choose ...)`. Help and
 // --version write their text and throw CliExit(0); the entry point sets the
 // exit code from it. No launcher logic here: handlers are injected.
 
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { ParseOptionsResult } from 'commander';
 import { ExitCode, UsageError } from '../sys/errors.js';
+import { quote } from './options.js';
+import type { RunOptions } from './options.js';
 import {
-  COPY_UP_MODES,
-  DEFAULT_MTU,
-  MTU_MAX,
-  MTU_MIN,
-  LOG_LEVELS,
-  NET_DRIVERS,
-  PORT_DRIVERS,
-  PROPAGATIONS,
-  SUBID_SOURCES,
-  TRISTATES,
-  parseChoice,
-  parseCidr,
-  parseEvacuateCgroup2,
-  parseIfname,
-  parseMtu,
-  parseNetDriver,
-  parseSessionName,
-  parseStateDir,
-  quote,
-  validateRunOptions,
-} from './options.js';
-import type {
-  CopyUpMode,
-  LogLevel,
-  NetDriver,
-  PortDriverName,
-  Propagation,
-  RunOptions,
-  SubidSource,
-  Tristate,
-} from './options.js';
+  CliExit,
+  ROOTLESSKIT_USAGE,
+  RUN_FLAGS,
+  RUN_USAGE,
+  parseRunFlags,
+  versionText,
+} from './flags.js';
+import type { RunFlag, RunFlagsMode } from './flags.js';
+
+// Moved to flags.ts (usable without commander); re-exported for callers here.
+export { CliExit, RUN_USAGE, ROOTLESSKIT_USAGE, invokedAsRootlesskit, packageVersion } from './flags.js';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -83,41 +64,6 @@ export interface ProgramSettings {
   output?: CliOutput;
 }
 
-/**
- * Thrown after help or the version was written (exitCode 0), or after help
- * was written to stderr because no subcommand was given (exitCode 2). Not an
- * error to print: the entry point exits with `exitCode`.
- */
-export class CliExit extends Error {
-  readonly exitCode: number;
-  constructor(exitCode: number) {
-    super(`exit ${exitCode}`);
-    this.name = 'CliExit';
-    this.exitCode = exitCode;
-  }
-}
-
-export const RUN_USAGE = 'rootless run [flags] -- CMD [ARGS...]';
-export const ROOTLESSKIT_USAGE = 'rootlesskit [flags] CMD [ARGS...]';
-
-// ---------------------------------------------------------------------------
-// Version, read lazily from package.json (dist/src/cli/program.js -> ../../../).
-
-let cachedVersion: string | undefined;
-export function packageVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-        version?: unknown;
-      };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
-}
-
 const processOutput: CliOutput = {
   writeOut: (text) => void process.stdout.write(text),
   writeErr: (text) => void process.stderr.write(text),
@@ -125,29 +71,6 @@ const processOutput: CliOutput = {
 
 // ---------------------------------------------------------------------------
 // Error plumbing
-
-/** Prefix a UsageError's message with the program name, once. */
-function prefixUsage(prefix: string, err: unknown): unknown {
-  if (err instanceof UsageError && !err.message.startsWith(`${prefix}: `)) {
-    const fields = {
-      step: err.step,
-      exitCode: err.exitCode,
-      cause: err,
-      ...(err.subject === undefined ? {} : { subject: err.subject }),
-      ...(err.hint === undefined ? {} : { hint: err.hint }),
-    };
-    return new UsageError(`${prefix}: ${err.message}`, fields);
-  }
-  return err;
-}
-
-function withPrefix<T>(prefix: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    throw prefixUsage(prefix, err);
-  }
-}
 
 /** The long flag out of commander's flags text, e.g. "-p, --publish <spec>" -> "--publish". */
 function longFlag(flags: string): string {
@@ -212,108 +135,26 @@ function configure(cmd: Command, prefix: string, rootName: string, output: CliOu
 function addVersionOption(cmd: Command, name: string, output: CliOutput): void {
   cmd.addOption(new Option('-v, --version', 'print the version').helpGroup('Misc:'));
   cmd.on('option:version', () => {
-    output.writeOut(`${name} version ${packageVersion()}\n`);
+    output.writeOut(versionText(name));
     throw new CliExit(0);
   });
 }
 
 // ---------------------------------------------------------------------------
-// RootlessKit-style argv normalization
+// The run command
 
-/** RootlessKit flags that rootless does not have, and what to use instead. */
-const UNSUPPORTED_FLAGS: Readonly<Record<string, string>> = {
-  'vpnkit-binary': 'VPNKit is not supported; use --net=slirp4netns or --net=pasta',
-  'lxc-user-nic-binary': 'lxc-user-nic is not supported; use --net=slirp4netns or --net=pasta',
-  'lxc-user-nic-bridge': 'lxc-user-nic is not supported; use --net=slirp4netns or --net=pasta',
-};
-
-/** Go's strconv.ParseBool, which urfave/cli uses for `--flag=value`. */
-function parseGoBool(flag: string, value: string): boolean {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
-  throw new UsageError(`${flag}: invalid boolean value ${quote(value)} (use true or false)`, { subject: value });
-}
-
-/**
- * Rewrite RootlessKit-style argv for `cmd` (whose options are looked up by
- * name) into `[--long=value...] [--bool...] [--help] [-- CMD ARGS...]`.
- * Throws UsageError (unprefixed) for unknown or unsupported flags, bad
- * boolean values and missing values.
- */
-export function normalizeFlagArgv(cmd: Command, argv: readonly string[]): string[] {
-  const byName = new Map<string, Option>();
-  for (const opt of cmd.options) {
-    if (opt.long !== undefined) byName.set(opt.long.replace(/^--/, ''), opt);
-    if (opt.short !== undefined) byName.set(opt.short.replace(/^-/, ''), opt);
-  }
-  const flags: string[] = [];
-  const bools = new Map<string, boolean>(); // the last one wins, like Go
-  let help = false;
-  let command: string[] = [];
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') {
-      command = argv.slice(i + 1);
-      break;
-    }
-    if (arg.length < 2 || !arg.startsWith('-')) {
-      command = argv.slice(i);
-      break;
-    }
-    const dashes = arg.startsWith('--') ? '--' : '-';
-    const body = arg.slice(dashes.length);
-    const eq = body.indexOf('=');
-    let name = eq < 0 ? body : body.slice(0, eq);
-    let value: string | undefined = eq < 0 ? undefined : body.slice(eq + 1);
-
-    if (name === 'h' || name === 'help') {
-      help = value === undefined ? true : parseGoBool(`--help`, value);
-      continue;
-    }
-    const unsupported = UNSUPPORTED_FLAGS[name];
-    if (unsupported !== undefined) {
-      throw new UsageError(`--${name} is not supported by rootless (${unsupported})`, { subject: `--${name}` });
-    }
-    let opt = byName.get(name);
-    if (opt === undefined && dashes === '-' && value === undefined && name.length > 1) {
-      // Commander style: -p8080:80
-      const short = byName.get(name.slice(0, 1));
-      if (short !== undefined && short.short === `-${name.slice(0, 1)}` && !short.isBoolean()) {
-        opt = short;
-        value = name.slice(1);
-        name = name.slice(0, 1);
-      }
-    }
-    if (opt === undefined || name === '') {
-      throw new UsageError(`unknown flag ${dashes}${name}`, { subject: `${dashes}${name}` });
-    }
-    const canonical = opt.long ?? (opt.short as string);
-    if (opt.isBoolean()) {
-      bools.set(canonical, value === undefined ? true : parseGoBool(canonical, value));
-      continue;
-    }
-    if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`${canonical}: missing value`, { subject: canonical });
-      value = argv[++i] as string;
-    }
-    flags.push(`${canonical}=${value}`);
-  }
-
-  for (const [flag, on] of bools) if (on) flags.push(flag);
-  if (help) flags.push('--help');
-  return command.length > 0 ? [...flags, '--', ...command] : flags;
-}
-
-/** A command whose argv is RootlessKit-style: normalized before commander parses it. */
+/** A command whose argv goes to parseRunFlags (flags.ts) instead of commander's parser. */
 class RunCommand extends Command {
-  readonly errorPrefix: string;
-  constructor(name: string, errorPrefix: string) {
-    super(name);
-    this.errorPrefix = errorPrefix;
+  readonly runSpec: RunSpec;
+  /** Set by parseOptions. */
+  runOptions: RunOptions | undefined;
+  constructor(spec: RunSpec) {
+    super(spec.name);
+    this.runSpec = spec;
   }
   override parseOptions(argv: string[]): ParseOptionsResult {
-    return withPrefix(this.errorPrefix, () => super.parseOptions(normalizeFlagArgv(this, argv)));
+    this.runOptions = resolveRunFlags(argv, this.runSpec, this);
+    return { operands: [], unknown: [] };
   }
 }
 
@@ -326,156 +167,32 @@ class PassThroughCommand extends Command {
   }
 }
 
-// ---------------------------------------------------------------------------
-// The run flags
-
-function choice<T extends string>(flag: string, choices: readonly T[]): (v: string) => T {
-  return (v) => parseChoice(flag, v, choices);
+/** Commander's flags text for a table entry, e.g. "-p, --publish <spec>". */
+export function runFlagSyntax(f: RunFlag): string {
+  const short = f.short === undefined ? '' : `-${f.short}, `;
+  return `${short}--${f.long}${f.kind === 'bool' ? '' : ` <${f.arg ?? 'value'}>`}`;
 }
 
-function collect(v: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), v];
+/** A commander Option for a table entry (help group, default, parser). */
+function optionFor(f: RunFlag): Option {
+  const opt = new Option(runFlagSyntax(f), f.description).helpGroup(`${f.group}:`);
+  const parse = f.parse;
+  if (f.kind === 'list') {
+    opt.argParser((v: string, previous: unknown[] | undefined) => [...(previous ?? []), parse === undefined ? v : parse(v)]);
+  } else if (f.kind === 'value' && parse !== undefined) {
+    opt.argParser((v: string) => parse(v));
+  }
+  if (f.default !== undefined) opt.default(f.default, f.defaultHelp);
+  if (f.hidden === true) opt.hideHelp();
+  return opt;
 }
 
-function nonEmptyValue(flag: string): (v: string) => string {
-  return (v) => {
-    if (v === '') throw new UsageError(`${flag}: the value is empty`, { subject: v });
-    return v;
-  };
-}
-
-function list(choices: readonly string[]): string {
-  return `[${choices.join(', ')}]`;
-}
-
-/** Add the run flags, grouped like RootlessKit's help. */
+/** Add the run flags from the table, grouped like RootlessKit's help. */
 function addRunFlags(cmd: Command): void {
-  const add = (group: string, opt: Option): void => {
-    cmd.addOption(opt.helpGroup(`${group}:`));
-  };
-
-  // Mount
-  add(
-    'Mount',
-    new Option('--copy-up <dir>', 'mount a tmpfs on <dir> with the contents of the original (symlinks); repeatable, e.g. "--copy-up=/etc" (typically required for non-host network)')
-      .argParser(collect)
-      .default([], 'none'),
-  );
-  add(
-    'Mount',
-    new Option('--copy-up-mode <mode>', `copy-up mode ${list(COPY_UP_MODES)}`)
-      .argParser(choice('--copy-up-mode', COPY_UP_MODES))
-      .default('tmpfs+symlink'),
-  );
-  add(
-    'Mount',
-    new Option('--propagation <mode>', `mount propagation ${list(PROPAGATIONS)}`)
-      .argParser(choice('--propagation', PROPAGATIONS))
-      .default('rprivate'),
-  );
-
-  // Network
-  add(
-    'Network',
-    new Option('--net <driver>', `network driver ${list(NET_DRIVERS)}`).argParser(parseNetDriver).default('host'),
-  );
-  add(
-    'Network',
-    new Option('--mtu <n>', `MTU for non-host network (${MTU_MIN}-${MTU_MAX}; 0 means the default)`)
-      .argParser(parseMtu)
-      .default(DEFAULT_MTU),
-  );
-  add('Network', new Option('--cidr <cidr>', 'IPv4 CIDR for slirp4netns/pasta network (default: 10.0.2.0/24)').argParser(parseCidr));
-  add('Network', new Option('--ifname <name>', 'network interface name in the namespace').argParser(parseIfname).default('tap0'));
-  add('Network', new Option('--disable-host-loopback', 'prohibit connecting to 127.0.0.1:* on the host namespace'));
-  add('Network', new Option('--ipv6', 'enable IPv6 routing. Unrelated to port forwarding (slirp4netns and pasta)'));
-  add(
-    'Network',
-    new Option('--detach-netns', 'keep the child in the host network namespace; the new one is at $ROOTLESSKIT_STATE_DIR/netns'),
-  );
-
-  // Network [slirp4netns]
-  add(
-    'Network [slirp4netns]',
-    new Option('--slirp4netns-binary <path>', 'path of slirp4netns binary for --net=slirp4netns')
-      .argParser(nonEmptyValue('--slirp4netns-binary'))
-      .default('slirp4netns'),
-  );
-  add(
-    'Network [slirp4netns]',
-    new Option('--slirp4netns-sandbox <mode>', `enable slirp4netns sandbox ${list(TRISTATES)}`)
-      .argParser(choice('--slirp4netns-sandbox', TRISTATES))
-      .default('auto'),
-  );
-  add(
-    'Network [slirp4netns]',
-    new Option('--slirp4netns-seccomp <mode>', `enable slirp4netns seccomp ${list(TRISTATES)}`)
-      .argParser(choice('--slirp4netns-seccomp', TRISTATES))
-      .default('auto'),
-  );
-
-  // Network [pasta]
-  add(
-    'Network [pasta]',
-    new Option('--pasta-binary <path>', 'path of pasta binary for --net=pasta')
-      .argParser(nonEmptyValue('--pasta-binary'))
-      .default('pasta'),
-  );
-
-  // Port
-  add(
-    'Port',
-    new Option('--port-driver <driver>', `port driver for non-host network ${list(PORT_DRIVERS)} (implicit: for pasta)`)
-      .argParser(choice('--port-driver', PORT_DRIVERS))
-      .default('none'),
-  );
-  add(
-    'Port',
-    new Option('-p, --publish <spec>', 'publish ports; repeatable, e.g. "127.0.0.1:8080:80/tcp"').argParser(collect).default([], 'none'),
-  );
-
-  // Process
-  add('Process', new Option('--pidns', 'create a PID namespace'));
-  add('Process', new Option('--cgroupns', 'create a cgroup namespace'));
-  add('Process', new Option('--utsns', 'create a UTS namespace'));
-  add('Process', new Option('--ipcns', 'create an IPC namespace'));
-  add(
-    'Process',
-    new Option('--reaper <mode>', `enable process reaper. Requires --pidns. ${list(TRISTATES)}`)
-      .argParser(choice('--reaper', TRISTATES))
-      .default('auto'),
-  );
-  add(
-    'Process',
-    new Option('--evacuate-cgroup2 <group>', 'evacuate processes into the specified subgroup. Requires --pidns and --cgroupns').argParser(
-      parseEvacuateCgroup2,
-    ),
-  );
-
-  // State
-  add('State', new Option('--state-dir <dir>', 'state directory (absolute; default: a new temporary directory)').argParser(parseStateDir));
-  add('State', new Option('--name <name>', 'session name, for `rootless exec/ps/ports`').argParser(parseSessionName));
-
-  // SubID
-  add(
-    'SubID',
-    new Option(
-      '--subid-source <source>',
-      `the source of the subids. "dynamic" executes getsubids, "static" reads /etc/{subuid,subgid}, "none" maps only your own ids ${list(SUBID_SOURCES)}`,
-    )
-      .argParser(choice('--subid-source', SUBID_SOURCES))
-      .default('auto'),
-  );
-
-  // Logging
-  add('Logging', new Option('--debug', 'debug mode (same as --log-level=debug)'));
-  add(
-    'Logging',
-    new Option('--log-level <level>', `log level ${list(LOG_LEVELS)} (default: "info", or "debug" with --debug)`).argParser(
-      choice('--log-level', LOG_LEVELS),
-    ),
-  );
+  for (const f of RUN_FLAGS) cmd.addOption(optionFor(f));
 }
+
+const RUN_DESCRIPTION = 'run a command in new namespaces (RootlessKit flags)';
 
 interface RunSpec {
   /** Command name (shown in help's usage line). */
@@ -484,102 +201,50 @@ interface RunSpec {
   prefix: string;
   /** Root program name, for "see X --help". */
   rootName: string;
-  /** The usage line quoted in "missing command". */
+  /** The usage line, e.g. RUN_USAGE (help shows it after "Usage: "). */
   usage: string;
   output: CliOutput;
-  /** RootlessKit mode: -v/--version on this command. */
-  version?: string;
+  /** How parseRunFlags reads the argv; "rootlesskit" also has -v/--version. */
+  mode: RunFlagsMode;
 }
 
 function createRunCommand(spec: RunSpec): RunCommand {
-  const cmd = new RunCommand(spec.name, spec.prefix);
+  const cmd = new RunCommand(spec);
   configure(cmd, spec.prefix, spec.rootName, spec.output);
   cmd
     .usage(spec.usage.slice(spec.usage.indexOf(' ') + 1).replace(/^run /, ''))
     .argument('[command...]', 'the command to run in the namespaces, and its arguments')
     .passThroughOptions()
     .configureHelp({ helpWidth: 100 });
+  // What `rootless --help` lists for `run`, and what `rootless run --help` shows first.
+  if (spec.mode === 'run') cmd.description(RUN_DESCRIPTION);
   addRunFlags(cmd);
   cmd.optionsGroup('Misc:');
-  if (spec.version !== undefined) addVersionOption(cmd, spec.version, spec.output);
+  if (spec.mode === 'rootlesskit') addVersionOption(cmd, 'rootlesskit', spec.output);
   cmd.addHelpOption(new Option('-h, --help', 'show help').helpGroup('Misc:'));
   return cmd;
 }
 
-/** The raw flag values as commander stores them (after the argParsers). */
-interface RunFlagValues {
-  copyUp: string[];
-  copyUpMode: CopyUpMode;
-  propagation: Propagation;
-  net: NetDriver;
-  mtu: number;
-  cidr?: string;
-  ifname: string;
-  disableHostLoopback?: boolean;
-  ipv6?: boolean;
-  detachNetns?: boolean;
-  slirp4netnsBinary: string;
-  slirp4netnsSandbox: Tristate;
-  slirp4netnsSeccomp: Tristate;
-  pastaBinary: string;
-  portDriver: PortDriverName;
-  publish: string[];
-  pidns?: boolean;
-  cgroupns?: boolean;
-  utsns?: boolean;
-  ipcns?: boolean;
-  reaper: Tristate;
-  evacuateCgroup2?: string;
-  stateDir?: string;
-  name?: string;
-  subidSource: SubidSource;
-  debug?: boolean;
-  logLevel?: LogLevel;
-}
-
-/** Read the parsed command into RunOptions and validate (prefixed errors). */
-function runOptionsFrom(cmd: Command, spec: RunSpec): RunOptions {
-  const v = cmd.opts<RunFlagValues>();
-  const command = [...cmd.args];
-  if (command.length === 0) {
-    throw new UsageError(`${spec.prefix}: missing command (usage: ${spec.usage})`);
+/**
+ * parseRunFlags, with help and version written (help by commander, built
+ * from the same table) and turned into CliExit(0).
+ */
+function resolveRunFlags(argv: readonly string[], spec: RunSpec, cmd?: RunCommand): RunOptions {
+  const r = parseRunFlags(argv, spec.mode);
+  if ('help' in r) {
+    (cmd ?? createRunCommand(spec)).outputHelp();
+    throw new CliExit(0);
   }
-  const options: RunOptions = {
-    command,
-    stateDir: v.stateDir,
-    subidSource: v.subidSource,
-    propagation: v.propagation,
-    net: v.net,
-    mtu: v.mtu,
-    cidr: v.cidr,
-    ifname: v.ifname,
-    disableHostLoopback: v.disableHostLoopback === true,
-    ipv6: v.ipv6 === true,
-    detachNetns: v.detachNetns === true,
-    slirp4netnsBinary: v.slirp4netnsBinary,
-    slirp4netnsSandbox: v.slirp4netnsSandbox,
-    slirp4netnsSeccomp: v.slirp4netnsSeccomp,
-    pastaBinary: v.pastaBinary,
-    portDriver: v.portDriver,
-    publish: [...v.publish],
-    pidns: v.pidns === true,
-    cgroupns: v.cgroupns === true,
-    utsns: v.utsns === true,
-    ipcns: v.ipcns === true,
-    reaper: v.reaper,
-    evacuateCgroup2: v.evacuateCgroup2,
-    copyUp: [...v.copyUp],
-    copyUpMode: v.copyUpMode,
-    // An explicit --log-level wins over --debug.
-    logLevel: v.logLevel ?? (v.debug === true ? 'debug' : 'info'),
-    name: v.name,
-  };
-  return withPrefix(spec.prefix, () => validateRunOptions(options));
+  if ('version' in r) {
+    spec.output.writeOut(versionText('rootlesskit'));
+    throw new CliExit(0);
+  }
+  return r;
 }
 
 /** `standalone`: not attached to the `rootless` program, so the name carries the parent's. */
 function runSpecFor(output: CliOutput, standalone: boolean): RunSpec {
-  return { name: standalone ? 'rootless run' : 'run', prefix: 'rootless run', rootName: 'rootless', usage: RUN_USAGE, output };
+  return { name: standalone ? 'rootless run' : 'run', prefix: 'rootless run', rootName: 'rootless', usage: RUN_USAGE, output, mode: 'run' };
 }
 
 function rootlesskitSpec(output: CliOutput): RunSpec {
@@ -589,19 +254,12 @@ function rootlesskitSpec(output: CliOutput): RunSpec {
     rootName: 'rootlesskit',
     usage: ROOTLESSKIT_USAGE,
     output,
-    version: 'rootlesskit',
+    mode: 'rootlesskit',
   };
 }
 
-function parseStandalone(argv: readonly string[], spec: RunSpec): RunOptions {
-  const cmd = createRunCommand(spec);
-  let result: RunOptions | undefined;
-  cmd.action(() => {
-    result = runOptionsFrom(cmd, spec);
-  });
-  cmd.parse([...argv], { from: 'user' });
-  if (result === undefined) throw new Error('internal: run command produced no options');
-  return result;
+function specFor(mode: RunFlagsMode, output: CliOutput): RunSpec {
+  return mode === 'run' ? runSpecFor(output, true) : rootlesskitSpec(output);
 }
 
 // ---------------------------------------------------------------------------
@@ -637,8 +295,10 @@ export function buildProgram(handlers: ProgramHandlers, settings: ProgramSetting
 
   const runSpec = runSpecFor(output, false);
   const run = createRunCommand(runSpec);
-  run.description('run a command in new namespaces (RootlessKit flags)');
-  run.action(() => handlers.run(runOptionsFrom(run, runSpec)));
+  run.action(() => {
+    if (run.runOptions === undefined) throw new Error('internal: run command produced no options');
+    return handlers.run(run.runOptions);
+  });
   program.addCommand(run);
 
   for (const name of PASS_THROUGH_COMMANDS) {
@@ -684,9 +344,9 @@ export function parseArgv(argv: readonly string[], output: CliOutput = processOu
   return parsed;
 }
 
-/** Parse argv after `rootless run`. Pure: throws UsageError / CliExit. */
+/** Parse argv after `rootless run`. Throws UsageError / CliExit (after writing help). */
 export function parseRunArgv(argv: readonly string[], output: CliOutput = processOutput): RunOptions {
-  return parseStandalone(argv, runSpecFor(output, true));
+  return resolveRunFlags(argv, specFor('run', output));
 }
 
 /**
@@ -694,11 +354,18 @@ export function parseRunArgv(argv: readonly string[], output: CliOutput = proces
  * For our binary invoked as `rootlesskit` (dockerd-rootless.sh looks for it).
  */
 export function parseRootlesskitArgv(argv: readonly string[], output: CliOutput = processOutput): RunOptions {
-  return parseStandalone(argv, rootlesskitSpec(output));
+  return resolveRunFlags(argv, specFor('rootlesskit', output));
 }
 
-/** Whether argv[0] (a path or name) is RootlessKit's name. */
-export function invokedAsRootlesskit(argv0: string): boolean {
-  const base = argv0.slice(argv0.lastIndexOf('/') + 1);
-  return base === 'rootlesskit';
+/** The grouped help of `rootless run` / `rootlesskit`, as `--help` prints it. */
+export function runHelpText(mode: RunFlagsMode): string {
+  return createRunCommand(specFor(mode, processOutput)).helpInformation();
+}
+
+/**
+ * Write that help to `output` (stdout by default): for the entry point when
+ * parseRunFlags returned `{ help: true }`.
+ */
+export function writeRunHelp(mode: RunFlagsMode, output: CliOutput = processOutput): void {
+  createRunCommand(specFor(mode, output)).outputHelp();
 }

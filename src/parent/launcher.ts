@@ -2,7 +2,6 @@
 // longest step), then, while it boots, find the sub-ids and write the maps;
 // then the handshake, the drivers, and waiting for the target.
 import { userInfo } from 'node:os';
-import { isatty } from 'node:tty';
 import type { RunOptions } from '../cli/options.js';
 import type { Logger } from '../cli/log.js';
 import type { ChildConfig, ChildLogLevel } from '../child/config.js';
@@ -11,12 +10,14 @@ import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { errorFromChildError } from '../protocol/channel.js';
 import { ExitCode, RootlessError } from '../sys/errors.js';
 import { getpgrp, tcgetpgrp, tcsetpgrp } from '../sys/native.js';
-import { forwardSignals, signalNumber } from '../sys/signals.js';
+import { TERMINATING_SIGNALS, forwardSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
 import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
-import { openStateDir } from './statedir.js';
-import { planUserMap, writeUserMap, type UserIdentity } from './usermap.js';
+import { openStateDir, type StateDir } from './statedir.js';
+import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
+import { mark } from '../sys/trace.js';
+import { rejectUnsupported } from './support.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -39,14 +40,11 @@ function identity(): UserIdentity {
   return { name, uid, gid };
 }
 
-/** The launcher is in the foreground of the terminal on stdin. */
+/** The launcher is in the foreground of the terminal on stdin (tcgetpgrp
+ * answers -1 for anything but a terminal, so no node:tty is needed). */
 function ownsTerminal(): boolean {
-  if (!isatty(0)) return false;
-  try {
-    return tcgetpgrp(0) === getpgrp();
-  } catch {
-    return false;
-  }
+  const fg = tcgetpgrp(0);
+  return fg > 0 && fg === getpgrp();
 }
 
 function childLogLevel(level: Logger['level']): ChildLogLevel {
@@ -54,32 +52,43 @@ function childLogLevel(level: Logger['level']): ChildLogLevel {
 }
 
 export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResult> {
+  rejectUnsupported(opts);
   const nnp = noNewPrivs();
   if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
 
-  const state = openStateDir(opts.stateDir, (stale) =>
-    log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
-  );
-  let child: ChildHandle | undefined;
-  let pendingSignal: number | undefined;
+  // Clone first: the child's node start is the longest step of all, and
+  // everything below overlaps with it.
+  const namespaces = { pid: opts.pidns, net: opts.net !== 'host', uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
+  const child = await spawnChild({
+    namespaces,
+    ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
+    onLog: (m: ChildLog) => relayChildLog(log, m),
+  });
+  mark('parent', 'cloned');
+  let state: StateDir | undefined;
+  // Until the target is known to run: terminating signals go to the child
+  // at once (its default action, or its forwarder, ends the start); other
+  // signals wait, since a node that has not installed its handlers yet
+  // would take SIGUSR1 as "start the inspector".
+  const signals = { targetRunning: false, queued: [] as number[], interruptedBy: undefined as number | undefined };
   const stopForwarding = forwardSignals((sig, num) => {
-    if (child) {
+    if (signals.targetRunning) {
       log.debug({ signal: sig }, 'forwarding signal to the child');
       child.signal(num);
+    } else if (TERMINATING_SIGNALS.has(sig)) {
+      signals.interruptedBy ??= num;
+      child.signal(num);
     } else {
-      pendingSignal ??= num;
+      signals.queued.push(num);
     }
   });
   const foreground = ownsTerminal();
   try {
-    const namespaces = { pid: opts.pidns, net: opts.net !== 'host', uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
-    child = spawnChild({
-      namespaces,
-      ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
-      onLog: (m: ChildLog) => relayChildLog(log, m),
-    });
-    log.debug({ pid: child.pid, stateDir: state.path }, 'child cloned');
-
+    state = openStateDir(opts.stateDir, (stale) =>
+      log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
+    );
+    log.debug({ childPid: child.pid, stateDir: state.path }, 'child cloned');
+    const awaitDrivers = opts.net !== 'host' || opts.portDriver !== 'none';
     const config: ChildConfig = {
       command: opts.command,
       env: targetEnvironment(process.env, state.path),
@@ -88,19 +97,23 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
       logLevel: childLogLevel(log.level),
       foreground,
       namespaces,
+      awaitDrivers,
       reaper: false,
       stateDir: state.path,
     };
     child.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
 
+    // Loaded after the clone: it brings child_process, not needed before.
+    const { planUserMap, writeUserMap } = await import('./usermap.js');
     const plan = await planUserMap(opts.subidSource, identity(), process.env.PATH);
     for (const w of plan.warnings) log.warn(w);
     for (const n of plan.notes) log.debug(n);
     if (plan.mode === 'subids' && nnp) throw noNewPrivsError();
     await writeUserMap(child.pid, plan);
     child.channel.send({ type: 'ParentInitIdmapCompleted' });
+    mark('parent', 'idmap-written');
     state.writeFile('child_pid', String(child.pid));
-    if (pendingSignal !== undefined) throw interrupted(pendingSignal);
+    if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
 
     await child.channel.receive('ChildHello', 'ChildHello', HANDSHAKE_TIMEOUT_MS);
     let userns;
@@ -110,19 +123,18 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
       throw err instanceof RootlessError && err.step === 'gain capabilities' ? diagnoseNoCapabilities(err) : err;
     }
     if (userns.reexecs > 0) log.debug({ reexecs: userns.reexecs }, 'the child re-executed itself to gain capabilities');
+    if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
+    mark('parent', 'child-ready');
 
-    // Networking and ports arrive with their drivers; host/none need nothing.
-    child.channel.send({ type: 'ParentInitNetworkDriverCompleted' });
-    child.channel.send({ type: 'ParentInitPortDriverCompleted' });
-    if (pendingSignal !== undefined) throw interrupted(pendingSignal);
-
-    const result = await waitForTarget(child, log);
-    return result;
-  } catch (err) {
-    if (child) {
-      child.signal(signalNumber('SIGKILL'));
-      await child.exited;
+    if (awaitDrivers) {
+      // Networking and ports arrive with their drivers.
+      child.channel.send({ type: 'ParentInitNetworkDriverCompleted' });
+      child.channel.send({ type: 'ParentInitPortDriverCompleted' });
     }
+    return await waitForTarget(child, log, signals);
+  } catch (err) {
+    child.signal(signalNumber('SIGKILL'));
+    await child.exited;
     throw err;
   } finally {
     stopForwarding();
@@ -133,39 +145,56 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
         // terminal gone
       }
     }
-    state.cleanup();
+    state?.cleanup();
   }
 }
 
 function interrupted(sig: number): RootlessError {
-  return new RootlessError(`interrupted by signal ${sig} before the target started`, {
+  return new RootlessError(`interrupted by ${signalName(sig)} before the target started`, {
     step: 'start', exitCode: 128 + sig,
   });
 }
 
-async function waitForTarget(child: ChildHandle, log: Logger): Promise<LaunchResult> {
-  let exited: ChildTargetExited | undefined;
-  let failure: RootlessError | undefined;
-  child.channel.onMessage((msg) => {
-    if (msg.type === 'ChildTargetStarted') log.debug({ pid: msg.pid }, 'target started');
-    else if (msg.type === 'ChildTargetExited') exited = msg;
-    else if (msg.type === 'ChildError') failure = errorFromChildError(msg);
-    else log.warn({ type: msg.type }, 'unexpected message from the child');
-  });
-  child.channel.onClose((err) => {
-    if (err) log.debug({ err: err.message }, 'child pipe closed with an error');
-  });
-  const status = await child.exited;
-  await child.closed;
-  if (failure) throw failure;
-  if (!exited) {
-    const how = status.signal !== null ? `was killed by signal ${status.signal}` : `exited with code ${status.code}`;
-    throw new RootlessError(`the child process ${how} before reporting the target's status`, {
-      step: 'wait for target', subject: String(child.pid),
+interface SignalState {
+  targetRunning: boolean;
+  queued: number[];
+  interruptedBy: number | undefined;
+}
+
+async function waitForTarget(child: ChildHandle, log: Logger, signals: SignalState): Promise<LaunchResult> {
+  // Resolves on the target's status (the child exits right after sending
+  // it, and dies with us anyway: PDEATHSIG), on a ChildError, or when the
+  // child dies without either.
+  const outcome = await new Promise<ChildTargetExited | RootlessError>((resolve) => {
+    child.channel.onMessage((msg) => {
+      if (msg.type === 'ChildTargetStarted') {
+        log.debug({ targetPid: msg.pid }, 'target running');
+        signals.targetRunning = true;
+        for (const num of signals.queued.splice(0)) child.signal(num);
+      }
+      else if (msg.type === 'ChildTargetExited') resolve(msg);
+      else if (msg.type === 'ChildError') resolve(errorFromChildError(msg));
+      else log.warn({ type: msg.type }, 'unexpected message from the child');
     });
-  }
-  const code = exited.signal !== null ? 128 + exited.signal : (exited.code ?? ExitCode.LauncherFailed);
-  return { exitCode: code, target: { code: exited.code, signal: exited.signal } };
+    child.channel.onClose((err) => {
+      if (err) log.debug({ err: err.message }, 'child pipe closed with an error');
+      void child.exited.then((status) => {
+        if (signals.interruptedBy !== undefined && status.signal === signals.interruptedBy) {
+          resolve(interrupted(signals.interruptedBy));
+          return;
+        }
+        const how = status.signal !== null ? `was killed by signal ${status.signal}` : `exited with code ${status.code}`;
+        resolve(
+          new RootlessError(`the child process ${how} before reporting the target's status`, {
+            step: 'wait for target', subject: String(child.pid),
+          }),
+        );
+      });
+    });
+  });
+  if (outcome instanceof RootlessError) throw outcome;
+  const code = outcome.signal !== null ? 128 + outcome.signal : (outcome.code ?? ExitCode.LauncherFailed);
+  return { exitCode: code, target: { code: outcome.code, signal: outcome.signal } };
 }
 
 function relayChildLog(log: Logger, m: ChildLog): void {

@@ -66,6 +66,7 @@ interface Addon {
   pidfdSendSignal(pidfd: number, sig: number): boolean;
   pidfdExited(pidfd: number): boolean;
   execve(file: string, argv: string[], envp: string[], keepFds?: number[]): never;
+  pollFd(fd: number, wantWrite: boolean, timeoutMs: number): boolean;
   getpgrp(): number;
   tcgetpgrp(fd: number): number;
   tcsetpgrp(fd: number, pgrp: number): void;
@@ -130,6 +131,7 @@ export const pidfdOpen = wrap(addon.pidfdOpen);
 export const pidfdSendSignal = wrap(addon.pidfdSendSignal);
 export const pidfdExited = wrap(addon.pidfdExited);
 export const execve = wrap(addon.execve) as (file: string, argv: string[], envp: string[], keepFds?: number[]) => never;
+export const pollFd = wrap(addon.pollFd);
 export const getpgrp = wrap(addon.getpgrp);
 export const tcgetpgrp = wrap(addon.tcgetpgrp);
 export const tcsetpgrp = wrap(addon.tcsetpgrp);

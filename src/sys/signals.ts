@@ -14,6 +14,10 @@ export const FORWARDED_SIGNALS = [
 
 export type ForwardedSignal = (typeof FORWARDED_SIGNALS)[number];
 
+/** Signals whose default action ends a process: before the target runs,
+ * they abort the start instead of waiting for it. */
+export const TERMINATING_SIGNALS: ReadonlySet<string> = new Set(['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM']);
+
 export function signalNumber(name: NodeJS.Signals): number {
   const n = (constants.signals as Record<string, number>)[name];
   if (n === undefined) throw new Error(`unknown signal ${name}`);

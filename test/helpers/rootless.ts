@@ -1,0 +1,115 @@
+// Runs the real launcher (bin/rootless, the built bundle) as the test user.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TestUser } from './user.js';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = `${REPO}bin/rootless`;
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  input?: string | Buffer;
+  cwd?: string;
+  /** argv[0] the launcher is started as (a path to a symlink, e.g. rootlesskit). */
+  bin?: string;
+  /** Wrap the launcher: e.g. ['setpriv', '--no-new-privs']. */
+  wrapper?: string[];
+  timeoutMs?: number;
+}
+
+/** A clean environment for the test user (no root's HOME, no XDG of ours). */
+export function userEnv(user: TestUser, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    LANG: 'C.UTF-8',
+  };
+  if (process.env.ROOTLESS_NODE) env.ROOTLESS_NODE = process.env.ROOTLESS_NODE;
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export function start(user: TestUser, args: string[], opts: StartOptions = {}): ChildProcess {
+  const bin = opts.bin ?? BIN;
+  const [file, ...argv] = [...(opts.wrapper ?? []), bin, ...args];
+  const child = spawn(file!, argv, {
+    env: userEnv(user, opts.env),
+    cwd: opts.cwd ?? '/tmp',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
+  });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  else child.stdin!.end();
+  return child;
+}
+
+export function collect(child: ChildProcess, timeoutMs = 30_000): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`launcher did not finish in ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export function run(user: TestUser, args: string[], opts: StartOptions = {}): Promise<RunResult> {
+  return collect(start(user, args, opts), opts.timeoutMs);
+}
+
+/** Resolves with everything read so far once `pattern` appears on the stream. */
+export function waitFor(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(seen)}`)), timeoutMs);
+    const onData = (d: Buffer | string): void => {
+      seen += d.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        stream.off('data', onData);
+        resolve(seen);
+      }
+    };
+    stream.on('data', onData);
+  });
+}
+
+/** A process exists and is not a zombie. */
+export async function alive(pid: number): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, stepMs = 25): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

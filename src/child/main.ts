@@ -1,6 +1,7 @@
 // Entry point of the child: node started by the parent's clone, inside the
 // new namespaces, holding the namespace's capabilities. It loads only what
 // it needs (no CLI, no logger) because its start is on the critical path.
+import { writeStderr } from '../sys/stderr.js';
 import { SyncChannel } from '../protocol/sync-channel.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { RootlessError, errorMessage } from '../sys/errors.js';
@@ -91,7 +92,7 @@ main().catch((err: unknown) => {
       ...(e.hint ? { hint: e.hint } : {}),
     });
   } catch {
-    process.stderr.write(`rootless (child): ${e.oneLine()}\n`);
+    writeStderr(`rootless (child): ${e.oneLine()}\n`);
   }
   finish(1);
 });

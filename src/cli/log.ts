@@ -2,6 +2,7 @@
 // the target). JSON lines when stderr is not a terminal; one readable line
 // per record on a terminal. pino is loaded on the first record that passes
 // the level: a quiet run (the common case) never pays its ~15 ms load.
+import { writeStderr } from '../sys/stderr.js';
 import { createRequire } from 'node:module';
 import type { Logger as PinoLogger, LevelWithSilent } from 'pino';
 
@@ -46,7 +47,7 @@ export function createLogger(level: LogLevel, opts: { human?: boolean } = {}): L
     const require = createRequire(import.meta.url);
     const pinoFn = require('pino') as typeof import('pino').default;
     const dest = human
-      ? { write: (line: string) => void process.stderr.write(humanLine(line)) }
+      ? { write: (line: string) => writeStderr(humanLine(line)) }
       : pinoFn.destination({ fd: 2, sync: true });
     pino = pinoFn({ level: level as LevelWithSilent, base: { pid: process.pid }, name: 'rootless' }, dest);
     return pino;

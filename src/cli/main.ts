@@ -4,6 +4,7 @@
 //   126/127 (target not executable / not found) | 2 (bad usage)
 // `run` (and RootlessKit's argv) take the fast path: a table-driven parser
 // without commander, which is loaded only for help and other subcommands.
+import { writeStderr, writeStdout } from '../sys/stderr.js';
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
 import { CliExit, invokedAsRootlesskit, parseRunFlags, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
@@ -20,7 +21,7 @@ async function run(options: RunOptions): Promise<number> {
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof RootlessError ? err.exitCode : ExitCode.LauncherFailed;
-    process.stderr.write(`rootless: ${errorMessage(err)}\n`);
+    writeStderr(`rootless: ${errorMessage(err)}\n`);
     if (err instanceof RootlessError) {
       log.debug({ step: err.step, code: err.code, subject: err.subject, stack: err.stack }, 'error details');
     } else {
@@ -38,7 +39,7 @@ async function runFlags(argv: string[], mode: RunFlagsMode): Promise<number> {
     return 0;
   }
   if ('version' in parsed) {
-    process.stdout.write(versionText('rootlesskit'));
+    writeStdout(versionText('rootlesskit'));
     return 0;
   }
   mark('parent', 'parsed');
@@ -49,7 +50,7 @@ async function other(argv: string[]): Promise<number> {
   const { parseArgv } = await import('./program.js');
   const parsed = parseArgv(argv);
   if (parsed.kind === 'run') return run(parsed.options);
-  process.stderr.write(`rootless ${parsed.kind}: not implemented yet\n`);
+  writeStderr(`rootless ${parsed.kind}: not implemented yet\n`);
   return ExitCode.Usage;
 }
 
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
   } catch (err) {
     if (err instanceof CliExit) return err.exitCode;
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
+      writeStderr(`${err.message}\n`);
       return err.exitCode;
     }
     throw err;
@@ -78,7 +79,7 @@ main().then(
     process.exit(code);
   },
   (err: unknown) => {
-    process.stderr.write(`rootless: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    writeStderr(`rootless: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(ExitCode.LauncherFailed);
   },
 );

@@ -110,9 +110,10 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     for (const n of plan.notes) log.debug(n);
     if (plan.mode === 'subids' && nnp) throw noNewPrivsError();
     await writeUserMap(child.pid, plan);
+    // child_pid exists before the child may start the target.
+    state.writeFile('child_pid', String(child.pid));
     child.channel.send({ type: 'ParentInitIdmapCompleted' });
     mark('parent', 'idmap-written');
-    state.writeFile('child_pid', String(child.pid));
     if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
 
     await child.channel.receive('ChildHello', 'ChildHello', HANDSHAKE_TIMEOUT_MS);

@@ -22,6 +22,8 @@ export interface StartOptions {
   /** Wrap the launcher: e.g. ['setpriv', '--no-new-privs']. */
   wrapper?: string[];
   timeoutMs?: number;
+  /** Leave stdin open for the test to write to. */
+  keepStdin?: boolean;
 }
 
 /** A clean environment for the test user (no root's HOME, no XDG of ours). */
@@ -51,7 +53,7 @@ export function start(user: TestUser, args: string[], opts: StartOptions = {}): 
     ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
   });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
-  else child.stdin!.end();
+  else if (!opts.keepStdin) child.stdin!.end();
   return child;
 }
 

@@ -1,0 +1,122 @@
+// bench/startup: how long `rootless run -- true` takes, against
+// `rootlesskit true` (Debian's rootlesskit) and `unshare -r true`, and how
+// much memory the launcher's own processes hold while the target runs.
+// Commands alternate within one run; figures are medians; ratios compare
+// against RootlessKit measured in the same run.
+//
+//   npm run build:ts && node dist/bench/startup.js [--runs N] [--out FILE]
+//
+// Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, userEnv } from '../test/helpers/rootless.js';
+import { benchUser, fmt, median, spawnOpts, table, timeOnce } from './common.js';
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 30;
+const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
+const user = benchUser();
+const CA = '/etc/ssl/certs/ca-certificates.crt';
+
+const commands: [string, string[]][] = [
+  ['rootless run -- true', [BIN, 'run', '--', 'true']],
+  ['rootlesskit true', ['rootlesskit', 'true']],
+  ['unshare -r true', ['unshare', '-r', 'true']],
+  ['node -e 0', [process.execPath, '-e', '0']],
+];
+
+function timings(env: Record<string, string | undefined>): Map<string, number> {
+  const opts = spawnOpts(user, env);
+  for (const [, argv] of commands) timeOnce(argv, opts); // warm caches
+  const samples = new Map<string, number[]>(commands.map(([n]) => [n, []]));
+  for (let i = 0; i < runs; i++) for (const [name, argv] of commands) samples.get(name)!.push(timeOnce(argv, opts));
+  return new Map([...samples].map(([n, xs]) => [n, median(xs)]));
+}
+
+// --- where the time goes: ROOTLESS_TRACE_STARTUP marks, median offsets ----
+function phases(): [string, number][] {
+  const offsets = new Map<string, number[]>();
+  for (let i = 0; i < Math.min(runs, 20); i++) {
+    const t0 = performance.timeOrigin + performance.now();
+    const r = spawnSync(BIN, ['run', '--', 'true'], { ...spawnOpts(user, { NODE_EXTRA_CA_CERTS: undefined, ROOTLESS_TRACE_STARTUP: '1' }), encoding: 'utf8' });
+    for (const line of String(r.stderr).split('\n')) {
+      const m = /^rootless-trace (\w+) (\S+) ([\d.]+)$/.exec(line);
+      if (!m) continue;
+      const key = `${m[1]} ${m[2]}`;
+      if (!offsets.has(key)) offsets.set(key, []);
+      offsets.get(key)!.push(Number(m[3]) - t0);
+    }
+  }
+  return [...offsets].map(([k, xs]) => [k, median(xs)] as [string, number]).sort((a, b) => a[1] - b[1]);
+}
+
+// --- memory of the launcher's own processes while the target sleeps ------
+function smaps(pid: number): { rss: number; privateDirty: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: kb('Rss'), privateDirty: kb('Private_Dirty') };
+}
+
+async function memory(argvFor: (stateDir: string) => string[]): Promise<{ rss: number; privateDirty: number }> {
+  const base = mkdtempSync(join(tmpdir(), 'rootless-bench-'));
+  if (user.switchTo) chownSync(base, user.uid, user.gid);
+  const stateDir = join(base, 'state');
+  const argv = argvFor(stateDir);
+  const proc = spawn(argv[0]!, argv.slice(1), {
+    env: userEnv(user, { NODE_EXTRA_CA_CERTS: undefined }),
+    cwd: '/tmp',
+    stdio: 'ignore',
+    ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
+  });
+  const pidFile = join(stateDir, 'child_pid');
+  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 700)); // let both settle once the target runs
+  const pids = [proc.pid!, Number(readFileSync(pidFile, 'utf8'))];
+  const total = pids.map(smaps).reduce((a, b) => ({ rss: a.rss + b.rss, privateDirty: a.privateDirty + b.privateDirty }));
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('close', r));
+  rmSync(base, { recursive: true, force: true });
+  return total;
+}
+
+const lines: string[] = [];
+const say = (s = ''): void => {
+  lines.push(s);
+  process.stdout.write(`${s}\n`);
+};
+
+say(`## Startup (median of ${runs} alternating runs, as uid ${user.uid})`);
+say();
+for (const [label, env] of [
+  ['without NODE_EXTRA_CA_CERTS', { NODE_EXTRA_CA_CERTS: undefined }],
+  [`with NODE_EXTRA_CA_CERTS=${CA}`, { NODE_EXTRA_CA_CERTS: CA }],
+] as const) {
+  const t = timings(env);
+  const rk = t.get('rootlesskit true')!;
+  say(`### ${label}`);
+  say();
+  say(table(['command', 'median ms', 'x rootlesskit'], commands.map(([n]) => [n, fmt(t.get(n)!), fmt(t.get(n)! / rk, 2)])));
+  say();
+}
+
+say('### Where the time goes (rootless run -- true, median ms since spawn)');
+say();
+say(table(['mark', 'ms'], phases().map(([k, v]) => [k, fmt(v)])));
+say();
+
+const ours = await memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30']);
+const theirs = await memory((dir) => ['rootlesskit', `--state-dir=${dir}`, 'sleep', '30']);
+say('## Memory of the launcher (parent + child) while the target sleeps');
+say();
+say(
+  table(
+    ['launcher', 'RSS MiB', 'Private_Dirty MiB', 'Private_Dirty x rootlesskit'],
+    [
+      ['rootless', fmt(ours.rss / 1024), fmt(ours.privateDirty / 1024), fmt(ours.privateDirty / theirs.privateDirty, 2)],
+      ['rootlesskit', fmt(theirs.rss / 1024), fmt(theirs.privateDirty / 1024), '1.00'],
+    ],
+  ),
+);
+if (outFile) writeFileSync(outFile, `${lines.join('\n')}\n`);

@@ -49,6 +49,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rootless::InitSpawn(env, exports);
   rootless::InitProcWatch(env, exports);
   rootless::InitSys(env, exports);
+  rootless::InitNet(env, exports);
+  rootless::InitPort(env, exports);
+  rootless::InitNs(env, exports);
   return exports;
 }
 

@@ -22,5 +22,8 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitProcWatch(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
+void InitNet(Napi::Env env, Napi::Object exports);   // addon/net.cc
+void InitPort(Napi::Env env, Napi::Object exports);  // addon/port.cc
+void InitNs(Napi::Env env, Napi::Object exports);    // addon/ns.cc
 
 }  // namespace rootless

@@ -10,7 +10,9 @@ import { signalNumber } from '../sys/signals.js';
 import { ensureCapabilities, type ReexecState } from './caps.js';
 import { CHILD_FD, REEXEC_ENV } from './config.js';
 import { ChildLogger } from './log.js';
-import { setRootPropagation } from './mounts.js';
+import { prepareNamespaces } from './setup.js';
+import { configureChildNetwork } from '../net/child.js';
+import { startChildPorts } from '../port/child.js';
 import { startTarget } from './target.js';
 import { mark } from '../sys/trace.js';
 
@@ -50,12 +52,14 @@ async function main(): Promise<void> {
   const log = new ChildLogger(channel, config.logLevel);
   ensureCapabilities(state, log);
   bindToParent();
-  setRootPropagation(config.propagation);
+  prepareNamespaces(config, log);
   channel.send({ type: 'ChildInitUserNSCompleted', reexecs: state.reexecs });
 
   if (config.awaitDrivers) {
-    channel.receive('ParentInitNetworkDriverCompleted', 'the network driver', HANDSHAKE_TIMEOUT_MS);
-    channel.receive('ParentInitPortDriverCompleted', 'the port driver', HANDSHAKE_TIMEOUT_MS);
+    const net = channel.receive('ParentInitNetworkDriverCompleted', 'the network driver', HANDSHAKE_TIMEOUT_MS);
+    configureChildNetwork(net.network, config, log);
+    const port = channel.receive('ParentInitPortDriverCompleted', 'the port driver', HANDSHAKE_TIMEOUT_MS);
+    await startChildPorts(port.port, log);
   }
 
   mark('child', 'ready');

@@ -18,6 +18,8 @@ import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { mark } from '../sys/trace.js';
 import { rejectUnsupported } from './support.js';
+import { startNetwork, type NetworkSession } from '../net/index.js';
+import { startPorts, type PortSession } from '../port/index.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -66,6 +68,8 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
   });
   mark('parent', 'cloned');
   let state: StateDir | undefined;
+  let network: NetworkSession | undefined;
+  let ports: PortSession | undefined;
   // Until the target is known to run: terminating signals go to the child
   // at once (its default action, or its forwarder, ends the start); other
   // signals wait, since a node that has not installed its handlers yet
@@ -127,18 +131,26 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
     mark('parent', 'child-ready');
 
+    const failures: Promise<never>[] = [];
     if (awaitDrivers) {
-      // Networking and ports arrive with their drivers.
-      child.channel.send({ type: 'ParentInitNetworkDriverCompleted' });
-      child.channel.send({ type: 'ParentInitPortDriverCompleted' });
+      // The drivers attach to the child's namespaces; the child then
+      // configures its side and starts the target.
+      network = await startNetwork(opts, { childPid: child.pid, state, log });
+      failures.push(network.failed);
+      child.channel.send({ type: 'ParentInitNetworkDriverCompleted', network: network.childInfo });
+      ports = await startPorts(opts, { childPid: child.pid, state, log, network });
+      failures.push(ports.failed);
+      child.channel.send({ type: 'ParentInitPortDriverCompleted', port: ports.childInfo });
     }
-    return await waitForTarget(child, log, signals);
+    return await waitForTarget(child, log, signals, failures);
   } catch (err) {
     child.signal(signalNumber('SIGKILL'));
     await child.exited;
     throw err;
   } finally {
     stopForwarding();
+    await ports?.stop();
+    await network?.stop();
     if (foreground) {
       try {
         tcsetpgrp(0, getpgrp());
@@ -162,11 +174,18 @@ interface SignalState {
   interruptedBy: number | undefined;
 }
 
-async function waitForTarget(child: ChildHandle, log: Logger, signals: SignalState): Promise<LaunchResult> {
+async function waitForTarget(
+  child: ChildHandle,
+  log: Logger,
+  signals: SignalState,
+  failures: Promise<never>[],
+): Promise<LaunchResult> {
   // Resolves on the target's status (the child exits right after sending
   // it, and dies with us anyway: PDEATHSIG), on a ChildError, or when the
   // child dies without either.
   const outcome = await new Promise<ChildTargetExited | RootlessError>((resolve) => {
+    // A driver that dies ends the session: no silent loss of network.
+    for (const f of failures) f.catch((err: unknown) => resolve(err instanceof RootlessError ? err : new RootlessError(String(err), { step: 'driver' })));
     child.channel.onMessage((msg) => {
       if (msg.type === 'ChildTargetStarted') {
         log.debug({ targetPid: msg.pid }, 'target running');

@@ -3,6 +3,8 @@
 // two are easy to compare; payloads are ours.
 
 import type { ChildConfig } from '../child/config.js';
+import type { ChildNetworkInfo } from '../net/types.js';
+import type { ChildPortInfo } from '../port/types.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -36,13 +38,13 @@ export interface ChildInitUserNSCompleted {
 export interface ParentInitNetworkDriverCompleted {
   type: 'ParentInitNetworkDriverCompleted';
   /** Driver-specific details the child needs (addresses, DNS). */
-  network?: Record<string, unknown>;
+  network: ChildNetworkInfo;
 }
 
 /** Parent -> child: the port driver is ready (issue: ports). */
 export interface ParentInitPortDriverCompleted {
   type: 'ParentInitPortDriverCompleted';
-  port?: Record<string, unknown>;
+  port: ChildPortInfo;
 }
 
 /** Child -> parent: the target runs with this pid (in the child's pid ns and the host's). */

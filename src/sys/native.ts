@@ -2,8 +2,6 @@
 // (errno name), .syscall and .subject; they are rethrown as SyscallError so
 // every caller gets the same typed error.
 
-import { createRequire } from 'node:module';
-import { SyscallError } from './errors.js';
 
 export interface SpawnOptions {
   /** Absolute path of the program to execute (no PATH search here). */
@@ -83,35 +81,9 @@ interface Addon {
   >;
 }
 
-interface NativeError extends Error {
-  code?: string;
-  errno?: number;
-  syscall?: string;
-  subject?: string;
-  step?: string;
-}
+import { loadAddon, wrap } from './addon.js';
 
-const require = createRequire(import.meta.url);
-// dist/src/sys/native.js -> <package>/build/Release/rootless.node
-const addon = require('../../../build/Release/rootless.node') as Addon;
-
-function rethrow(err: unknown): never {
-  const e = err as NativeError;
-  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
-    throw new SyscallError(e.syscall, e.errno ?? 0, e.code, e.subject, e.step);
-  }
-  throw err;
-}
-
-function wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  return (...args: A): R => {
-    try {
-      return fn(...args);
-    } catch (err) {
-      rethrow(err);
-    }
-  };
-}
+const addon = loadAddon<Addon>();
 
 export const cloneFlags = addon.cloneFlags;
 export const mountFlags = addon.mountFlags;

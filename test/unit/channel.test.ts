@@ -263,7 +263,7 @@ test('push mode: garbage goes to onClose as a ProtocolError', async (t) => {
 
 test('send produces a decodable frame', async (t) => {
   const { ch, toChild } = setup();
-  const msg: Message = { type: 'ParentInitNetworkDriverCompleted', network: { ip: '10.0.2.100', mtu: 65520 } };
+  const msg: Message = { type: 'ParentInitNetworkDriverCompleted', network: { driver: 'none' } };
   ch.send(msg);
   ch.send({ type: 'ParentInitIdmapCompleted' });
   await tick();

@@ -6,7 +6,7 @@ import type { RunOptions } from '../cli/options.js';
 
 export function rejectUnsupported(o: RunOptions): void {
   const bad: string[] = [];
-  if (o.net !== 'host') bad.push(`--net=${o.net}`);
+  if (o.net !== 'host' && o.net !== 'none') bad.push(`--net=${o.net}`);
   if (o.portDriver !== 'none') bad.push(`--port-driver=${o.portDriver}`);
   if (o.publish.length > 0) bad.push('--publish');
   if (o.pidns) bad.push('--pidns');

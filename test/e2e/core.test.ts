@@ -331,3 +331,13 @@ e2e('flags not built yet are refused before anything starts', async (t) => {
 
 void readdirSync;
 void mkdirSync;
+
+e2e('--net=none: a new network namespace with only loopback, and loopback up', async (t) => {
+  const script = 'readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; python3 -c "import socket; s=socket.socket(); s.bind((\'127.0.0.1\',0)); s.listen(); socket.create_connection(s.getsockname()); print(\'connected\')"';
+  const r = await run(U, ['run', '--net=none', '--', 'sh', '-c', script]);
+  t.is(r.code, 0, r.stderr);
+  const [ns, ...rest] = r.stdout.trim().split('\n');
+  const { readlinkSync } = await import('node:fs');
+  t.not(ns, readlinkSync('/proc/self/ns/net'), 'not the host network namespace');
+  t.deepEqual(rest, ['lo', 'connected']);
+});

@@ -13,9 +13,20 @@ export interface NetworkContext {
   log: Logger;
 }
 
+/** What GET /v1/info reports as networkDriver (RootlessKit's API). */
+export interface NetworkApiInfo {
+  driver: string;
+  dns: string[];
+  childIP?: string;
+}
+
 export interface NetworkSession {
   /** Sent to the child in ParentInitNetworkDriverCompleted. */
   childInfo: ChildNetworkInfo;
+  /** For the REST API's /v1/info. */
+  apiInfo: NetworkApiInfo;
+  /** slirp4netns's API socket (--net=slirp4netns), for the slirp4netns port driver. */
+  slirp4netnsApiSocket?: string;
   /** Rejects with a RootlessError if the driver dies during the session. */
   failed: Promise<never>;
   /** Stops the driver; idempotent. */
@@ -28,7 +39,7 @@ export async function startNetwork(opts: RunOptions, _ctx: NetworkContext): Prom
   switch (opts.net) {
     case 'host':
     case 'none':
-      return { childInfo: { driver: opts.net }, failed: never, stop: async () => {} };
+      return { childInfo: { driver: opts.net }, apiInfo: { driver: opts.net, dns: [] }, failed: never, stop: async () => {} };
     default:
       throw new Error(`network driver ${opts.net} is not built yet`);
   }

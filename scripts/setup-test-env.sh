@@ -31,6 +31,20 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# Debian's docker.io is the end-to-end proof that dockerd's rootless mode
+# runs under rootless (test/e2e/docker.test.ts). Its postinst must not start
+# a root dockerd on this machine: policy-rc.d refuses service starts while
+# it installs. busybox-static makes a local image (no registry is reachable).
+if ! dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q "install ok installed"; then
+	echo "setup-test-env: installing docker.io (services not started)"
+	export DEBIAN_FRONTEND=noninteractive
+	[ -e /usr/sbin/policy-rc.d ] && had_policy=1 || had_policy=
+	[ -n "$had_policy" ] || printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -qq --no-install-recommends docker.io busybox-static iptables >/dev/null
+	[ -n "$had_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
 add_user() {
 	if ! id -u "$1" >/dev/null 2>&1; then
 		useradd --create-home --shell /bin/bash "$1"

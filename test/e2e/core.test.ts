@@ -4,7 +4,7 @@ import test from 'ava';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
+import { BIN as BIN_PATH, alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, subIdRange, type TestUser } from '../helpers/user.js';
 
 const who = launcherUser();
@@ -340,4 +340,17 @@ e2e('--net=none: a new network namespace with only loopback, and loopback up', a
   const { readlinkSync } = await import('node:fs');
   t.not(ns, readlinkSync('/proc/self/ns/net'), 'not the host network namespace');
   t.deepEqual(rest, ['lo', 'connected']);
+});
+
+e2e('user namespaces disabled (max_user_namespaces=0): one line saying so and what to change, exit 125', async (t) => {
+  // Inside a user namespace of its own, the test may set that namespace's
+  // limit to 0 without touching the host's: the launcher then meets exactly
+  // what it meets on a machine where user namespaces are disabled.
+  const r = await run(U, ['-U', '-r', 'sh', '-c', `echo 0 > /proc/sys/user/max_user_namespaces && exec ${BIN_PATH} run -- true`], {
+    bin: '/usr/bin/unshare',
+  });
+  t.is(r.code, 125, r.stderr);
+  t.regex(r.stderr, /user namespaces are disabled: user\.max_user_namespaces is 0/);
+  t.regex(r.stderr, /sysctl -w user\.max_user_namespaces=/);
+  t.is(r.stderr.trim().split('\n').length, 1);
 });

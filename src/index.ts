@@ -1,0 +1,109 @@
+// The Node API, for test suites and tools: run a command under rootless
+// from JavaScript.
+//
+//   import { run } from 'rootless';
+//   const r = await run(['sh', '-c', 'chown 1000 f && stat -c %u f'], { cwd: dir });
+//   // r.code === 0, r.stdout === '1000\n'
+//
+// The launcher runs as its own process (bin/rootless): it must own its
+// signals, its exit status and its children's lifetimes (PDEATHSIG), which
+// it could not inside the caller's process. Options are the CLI's flags,
+// by their RunOptions names, turned into argv from the same flag table.
+import { spawn as spawnProcess, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { RUN_FLAGS } from './cli/flags.js';
+import type { RunOptions } from './cli/options.js';
+
+export type { RunOptions } from './cli/options.js';
+export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
+
+/** The CLI flags, by RunOptions name; all optional (defaults as the CLI's). */
+export type LaunchOptions = Partial<Omit<RunOptions, 'command'>>;
+
+export interface ProcessOptions {
+  cwd?: string;
+  /** Environment of the launcher and (with ROOTLESSKIT_* added) the target; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Passed to child_process.spawn; default 'pipe'. */
+  stdio?: StdioOptions;
+  /** Written to the target's stdin (stdio 'pipe' only), which is then closed. */
+  input?: string | Buffer;
+  /** Run the launcher as this user (when the caller is root, e.g. a CI job). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface RunResult {
+  /** The target's exit code, 128+N if it was killed by signal N, 125 if rootless failed. */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Absolute path of the `rootless` executable of this package. */
+export function rootlessBin(): string {
+  // dist/src/index.js -> bin/rootless
+  return fileURLToPath(new URL('../../bin/rootless', import.meta.url));
+}
+
+/** `rootless run` argv for these options and command (no program name). */
+export function runArgv(command: readonly string[], options: LaunchOptions = {}): string[] {
+  if (command.length === 0) throw new TypeError('rootless: the command must not be empty');
+  const argv = ['run'];
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (key === 'logLevel') {
+      argv.push(`--log-level=${String(value)}`);
+      continue;
+    }
+    const flag = RUN_FLAGS.find((f) => f.key === key);
+    if (!flag) throw new TypeError(`rootless: unknown option ${JSON.stringify(key)}`);
+    if (flag.kind === 'bool') {
+      if (value === true) argv.push(`--${flag.long}`);
+      else if (value !== false) throw new TypeError(`rootless: option ${key} must be a boolean`);
+    } else if (flag.kind === 'list') {
+      if (!Array.isArray(value)) throw new TypeError(`rootless: option ${key} must be an array`);
+      for (const item of value) argv.push(`--${flag.long}=${String(item)}`);
+    } else {
+      argv.push(`--${flag.long}=${String(value)}`);
+    }
+  }
+  argv.push('--', ...command);
+  return argv;
+}
+
+/** Starts the launcher; the returned process is rootless's parent (signals you send it reach the target). */
+export function spawn(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): ChildProcess {
+  const child = spawnProcess(rootlessBin(), runArgv(command, options), {
+    cwd: proc.cwd,
+    env: proc.env ?? process.env,
+    stdio: proc.stdio ?? 'pipe',
+    ...(proc.uid === undefined ? {} : { uid: proc.uid }),
+    ...(proc.gid === undefined ? {} : { gid: proc.gid }),
+  });
+  if (child.stdin) {
+    if (proc.input !== undefined) child.stdin.end(proc.input);
+    else if (proc.stdio === undefined || proc.stdio === 'pipe') child.stdin.end();
+  }
+  return child;
+}
+
+/** Runs a command under rootless and collects its output. Never rejects for a non-zero exit. */
+export function run(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): Promise<RunResult> {
+  const child = spawn(command, options, { ...proc, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve({ code: code ?? 128 + (signal ? signalNumberOf(signal) : 0), stdout, stderr });
+    });
+  });
+}
+
+function signalNumberOf(name: NodeJS.Signals): number {
+  return (constants.signals as Record<string, number>)[name] ?? 0;
+}

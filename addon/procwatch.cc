@@ -57,36 +57,45 @@ void Deliver(Napi::ThreadSafeFunction tsfn, ExitStatus st) {
 
 std::mutex g_mutex;
 std::condition_variable g_spawned;  // signalled when a child is registered
+uint64_t g_spawn_count = 0;         // under g_mutex
 std::atomic<bool> g_reaper_running{false};
-std::unordered_map<int, Napi::ThreadSafeFunction> g_watched;  // reaper mode only
+// Every watched pid until its status is delivered, in both modes: whoever
+// reaps it (its pidfd thread, or the reaper if it was started later) takes
+// the callback from here, so a status is delivered exactly once.
+std::unordered_map<int, Napi::ThreadSafeFunction> g_watched;
 std::atomic<uint64_t> g_orphans_reaped{0};
+
+bool TakeWatch(int pid, Napi::ThreadSafeFunction* out) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = g_watched.find(pid);
+  if (it == g_watched.end()) return false;
+  *out = it->second;
+  g_watched.erase(it);
+  return true;
+}
 
 void ReaperLoop() {
   for (;;) {
+    uint64_t seen;
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      seen = g_spawn_count;
+    }
     siginfo_t si{};
-    if (waitid(P_ALL, 0, &si, WEXITED) != 0) {
+    // __WALL: orphans of any exit signal.
+    if (waitid(P_ALL, 0, &si, WEXITED | __WALL) != 0) {
       if (errno == EINTR) continue;
       if (errno == ECHILD) {
         // No children at all: orphans can only come from a descendant, so
         // nothing can appear before we spawn again.
         std::unique_lock<std::mutex> lock(g_mutex);
-        g_spawned.wait(lock, [] { return !g_watched.empty(); });
+        g_spawned.wait(lock, [seen] { return g_spawn_count != seen; });
         continue;
       }
       return;
     }
     Napi::ThreadSafeFunction tsfn;
-    bool watched = false;
-    {
-      std::lock_guard<std::mutex> lock(g_mutex);
-      auto it = g_watched.find(si.si_pid);
-      if (it != g_watched.end()) {
-        tsfn = it->second;
-        g_watched.erase(it);
-        watched = true;
-      }
-    }
-    if (watched)
+    if (TakeWatch(si.si_pid, &tsfn))
       Deliver(tsfn, FromSiginfo(si));
     else
       g_orphans_reaped++;
@@ -109,22 +118,26 @@ std::mutex& WatchMutex() { return g_mutex; }
 
 void WatchExitLocked(Napi::Env env, int pid, int pidfd, Napi::Function cb) {
   Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, cb, "rootless:exit", 0, 1);
-  if (g_reaper_running.load()) {
-    g_watched[pid] = tsfn;
-    g_spawned.notify_all();
-    return;
-  }
+  g_watched[pid] = tsfn;
+  g_spawn_count++;
+  g_spawned.notify_all();
+  if (g_reaper_running.load()) return;
   // A private duplicate: the caller may close its pidfd while we wait.
   int fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-  std::thread([tsfn, fd, pid]() {
+  std::thread([fd, pid]() {
     siginfo_t si{};
     int rc;
     do {
       rc = waitid(static_cast<idtype_t>(P_PIDFD), fd, &si, WEXITED);
     } while (rc != 0 && errno == EINTR);
+    int err = errno;
     close(fd);
-    ExitStatus st = rc == 0 ? FromSiginfo(si) : ExitStatus{pid, -1, 0};
-    Deliver(tsfn, st);
+    // ECHILD with the reaper running: the reaper took the status and
+    // delivers it.
+    if (rc != 0 && err == ECHILD && g_reaper_running.load()) return;
+    Napi::ThreadSafeFunction taken;
+    if (!TakeWatch(pid, &taken)) return;
+    Deliver(taken, rc == 0 ? FromSiginfo(si) : ExitStatus{pid, -1, 0});
   }).detach();
 }
 

@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,12 @@ namespace {
 enum Step : int {
   kStepSignals, kStepPdeathsig, kStepParentGone, kStepSetns, kStepSetpgid,
   kStepTcsetpgrp, kStepChdir, kStepCapRaise, kStepCapClear, kStepDupFds,
-  kStepCloseFds, kStepExec,
+  kStepCloseFds, kStepExec, kStepForkPidns,
 };
 const char* const kStepNames[] = {
   "reset signals", "prctl(PR_SET_PDEATHSIG)", "parent exited", "setns", "setpgid",
   "tcsetpgrp", "chdir", "raise capabilities", "clear capabilities", "dup2",
-  "close_range", "execve",
+  "close_range", "execve", "fork into the pid namespace",
 };
 
 struct ChildReport {
@@ -65,7 +66,17 @@ struct Plan {
   bool new_pgrp = false;
   int fg_tty = -1;
   pid_t parent_pid = 0;
+  // Index in envp of "LISTEN_PID=" plus room for the digits, filled in with
+  // the new process's own pid (as it sees it) right before execve.
+  int listen_pid_env = -1;
+  // execvp-style search of file in these directories, done in the new
+  // process (after setns, the mount namespace may differ from ours).
+  bool has_search_path = false;
+  std::string search_path;
+  std::string exec_buf;
 };
+
+constexpr char kListenPid[] = "LISTEN_PID=";
 
 std::vector<std::string> StringArray(Napi::Env env, Napi::Value v, const char* name) {
   if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
@@ -89,6 +100,15 @@ Plan ReadPlan(Napi::Env env, Napi::Object o) {
   p.file = o.Get("file").As<Napi::String>().Utf8Value();
   p.argv = StringArray(env, o.Get("argv"), "argv");
   p.envp = StringArray(env, o.Get("envp"), "envp");
+  if (o.Get("listenPidEnv").ToBoolean()) {
+    p.listen_pid_env = static_cast<int>(p.envp.size());
+    p.envp.push_back(std::string(kListenPid) + std::string(24, '0'));
+  }
+  if (o.Get("searchPath").IsString() && p.file.find('/') == std::string::npos) {
+    p.has_search_path = true;
+    p.search_path = o.Get("searchPath").As<Napi::String>().Utf8Value();
+    p.exec_buf.assign(p.search_path.size() + p.file.size() + 3, '\0');
+  }
   for (auto& s : p.argv) p.argvp.push_back(const_cast<char*>(s.c_str()));
   p.argvp.push_back(nullptr);
   for (auto& s : p.envp) p.envpp.push_back(const_cast<char*>(s.c_str()));
@@ -165,7 +185,100 @@ void ClearCaps(int errfd) {
   if (syscall(SYS_capset, &hdr, data) != 0) Fail(errfd, kStepCapClear, errno);
 }
 
-[[noreturn]] void ChildMain(const Plan& p, int errfd) {
+void FormatPid(char* out, long pid) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0 && n < 23);
+  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+}
+
+// The process to forward signals to, in the waiting middle process below.
+volatile pid_t g_forward_to = 0;
+
+void ForwardSignal(int sig) {
+  if (g_forward_to > 0) kill(g_forward_to, sig);
+}
+
+// setns(CLONE_NEWPID) moves only the caller's future children: fork once
+// more. The middle process stays outside the namespace, forwards signals,
+// and ends as its child did. Returns in the child only.
+void ForkIntoPidns(const Plan& p, int errfd) {
+  // The raw syscall: glibc's fork() would run atfork handlers, which may
+  // take locks held by threads that do not exist here.
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) Fail(errfd, kStepForkPidns, errno);
+  if (pid == 0) {
+    if (p.pdeathsig > 0 && prctl(PR_SET_PDEATHSIG, p.pdeathsig, 0, 0, 0) != 0) Fail(errfd, kStepPdeathsig, errno);
+    return;
+  }
+  // Nothing of the caller's stays open here, not even the error pipe: its
+  // EOF tells the caller that the child reached execve.
+  if (syscall(SYS_close_range, 0, ~0U, 0) != 0)
+    for (int fd = 0; fd < 1024; fd++) close(fd);
+  g_forward_to = static_cast<pid_t>(pid);
+  struct sigaction fwd {};
+  fwd.sa_handler = ForwardSignal;
+  fwd.sa_flags = SA_RESTART;
+  sigfillset(&fwd.sa_mask);
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM, SIGVTALRM, SIGXCPU,
+                  SIGXFSZ, SIGPWR, SIGSYS, SIGURG, SIGIO, SIGTRAP, SIGABRT, SIGCONT, SIGTSTP, SIGPIPE})
+    sigaction(sig, &fwd, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  siginfo_t si{};
+  while (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED) != 0)
+    if (errno != EINTR) _exit(125);
+  if (si.si_code == CLD_EXITED) _exit(si.si_status);
+  // Killed: die of the same signal, without a core of node's memory.
+  int sig = si.si_status;
+  struct rlimit zero {};
+  setrlimit(RLIMIT_CORE, &zero);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, nullptr);
+  kill(getpid(), sig);
+  _exit(128 + sig);
+}
+
+[[noreturn]] void Exec(Plan& p, int errfd) {
+  if (p.listen_pid_env >= 0) FormatPid(p.envpp[p.listen_pid_env] + sizeof kListenPid - 1, getpid());
+  if (!p.has_search_path) {
+    execve(p.file.c_str(), p.argvp.data(), p.envpp.data());
+    Fail(errfd, kStepExec, errno);
+  }
+  // As execvp: the first directory that has it; EACCES only if no
+  // directory had a runnable one.
+  char* buf = &p.exec_buf[0];
+  const char* dir = p.search_path.c_str();
+  size_t flen = p.file.size();
+  bool denied = false;
+  for (;;) {
+    const char* colon = strchr(dir, ':');
+    size_t len = colon ? static_cast<size_t>(colon - dir) : strlen(dir);
+    size_t pos = 0;
+    if (len == 0) {
+      buf[pos++] = '.';
+    } else {
+      memcpy(buf, dir, len);
+      pos = len;
+    }
+    buf[pos++] = '/';
+    memcpy(buf + pos, p.file.c_str(), flen + 1);
+    execve(buf, p.argvp.data(), p.envpp.data());
+    if (errno == EACCES) denied = true;
+    else if (errno != ENOENT && errno != ENOTDIR) Fail(errfd, kStepExec, errno);
+    if (!colon) break;
+    dir = colon + 1;
+  }
+  Fail(errfd, kStepExec, denied ? EACCES : ENOENT);
+}
+
+[[noreturn]] void ChildMain(Plan& p, int errfd) {
   // Handlers installed by node make no sense after execve, and ignored
   // signals (node ignores SIGPIPE) would be inherited: reset them all.
   struct sigaction dfl {};
@@ -182,8 +295,12 @@ void ClearCaps(int errfd) {
     if (!(p.clone_flags & CLONE_NEWPID) && getppid() != p.parent_pid) Fail(errfd, kStepParentGone, ESRCH);
   }
 
-  for (auto& [fd, nstype] : p.setns)
+  bool enter_pidns = false;
+  for (auto& [fd, nstype] : p.setns) {
     if (syscall(SYS_setns, fd, nstype) != 0) Fail(errfd, kStepSetns, errno);
+    if (nstype == CLONE_NEWPID) enter_pidns = true;
+  }
+  if (enter_pidns) ForkIntoPidns(p, errfd);
 
   if (p.new_pgrp && setpgid(0, 0) != 0) Fail(errfd, kStepSetpgid, errno);
   if (p.fg_tty >= 0) {
@@ -232,8 +349,7 @@ void ClearCaps(int errfd) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  execve(p.file.c_str(), p.argvp.data(), p.envpp.data());
-  Fail(errfd, kStepExec, errno);
+  Exec(p, errfd);
 }
 
 // --- the parent side --------------------------------------------------------

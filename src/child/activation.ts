@@ -1,0 +1,23 @@
+// Systemd socket activation, the child's half: the parent passed the
+// activated sockets along (src/parent/activation.ts); the target gets them
+// at fds 3.. with LISTEN_FDS, LISTEN_FDNAMES as given, and LISTEN_PID set to
+// the target's own pid as the target sees it. That pid is only known in the
+// new process, so the addon writes it between clone and execve.
+import type { ChildConfig } from './config.js';
+import { CHILD_FD } from './config.js';
+
+export interface TargetActivation {
+  /** For spawn's `fds` after 0-2. */
+  fds: number[];
+  env: string[];
+  listenPidEnv: boolean;
+}
+
+export function targetActivation(config: Pick<ChildConfig, 'env' | 'listenFds'>): TargetActivation {
+  const n = config.listenFds ?? 0;
+  if (n <= 0) return { fds: [], env: config.env, listenPidEnv: false };
+  const fds = Array.from({ length: n }, (_, i) => CHILD_FD.firstActivated + i);
+  const env = config.env.filter((e) => !e.startsWith('LISTEN_PID=') && !e.startsWith('LISTEN_FDS='));
+  env.push(`LISTEN_FDS=${n}`);
+  return { fds, env, listenPidEnv: true };
+}

@@ -1,0 +1,52 @@
+// Finding the driver's program (slirp4netns, pasta) before anything starts,
+// so that a missing one is one line naming it and the package to install,
+// not a failure halfway through the session.
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
+import { RootlessError } from '../sys/errors.js';
+
+export interface DriverProgram {
+  /** As the user named it (flag value or default). */
+  name: string;
+  /** The --net value that runs it, for messages. */
+  driver: string;
+  /** Debian package that provides it. */
+  debianPackage: string;
+}
+
+function notUsable(p: DriverProgram, what: string, code: string, subject: string): RootlessError {
+  return new RootlessError(`${what}; --net=${p.driver} needs it (Debian package: ${p.debianPackage})`, {
+    step: 'network driver', code, subject,
+  });
+}
+
+function executableFile(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return 'EISDIR';
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EACCES';
+  }
+}
+
+/** Absolute path of the driver's program, or a RootlessError (exit 125). */
+export function resolveProgram(p: DriverProgram, path: string | undefined = process.env.PATH, cwd = process.cwd()): string {
+  if (p.name.includes('/')) {
+    const abs = resolve(cwd, p.name);
+    const err = executableFile(abs);
+    if (err === 'ENOENT' || err === 'ENOTDIR') throw notUsable(p, `${p.name}: no such file`, err, abs);
+    if (err !== undefined) throw notUsable(p, `${p.name}: not an executable file (${err})`, err, abs);
+    return abs;
+  }
+  let firstError: [string, string] | undefined;
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = resolve(cwd, dir, p.name);
+    const err = executableFile(candidate);
+    if (err === undefined) return candidate;
+    if (err !== 'ENOENT' && err !== 'ENOTDIR' && !firstError) firstError = [candidate, err];
+  }
+  if (firstError) throw notUsable(p, `${firstError[0]}: not an executable file (${firstError[1]})`, firstError[1], firstError[0]);
+  throw notUsable(p, `${p.name}: not found in PATH`, 'ENOENT', p.name);
+}

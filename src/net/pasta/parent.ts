@@ -1,0 +1,112 @@
+// --net=pasta, parent half: the real pasta, attached to the child's
+// namespaces by pid (or to $STATE/netns with --detach-netns), configuring
+// the interface itself (--config-net). It runs in the foreground as our
+// child (PDEATHSIG: it cannot outlive a SIGKILLed parent, and pasta, which
+// holds the namespace open, would not notice on its own). Its pid file is a
+// FIFO in the state dir: pasta writes it once the network is configured, so
+// readiness is known without polling, and it works with pasta versions
+// that close inherited fds at start.
+import { join } from 'node:path';
+import { openSync, constants } from 'node:fs';
+import type { RunOptions } from '../../cli/options.js';
+import { RootlessError } from '../../sys/errors.js';
+import { mkfifo } from '../../sys/native-net.js';
+import { signalNumber } from '../../sys/signals.js';
+import { guestNetwork } from '../cidr.js';
+import type { NetworkContext, NetworkSession } from '../index.js';
+import { programFeatures, type ProgramFeatures } from '../probe.js';
+import { spawnDriver, waitReady } from '../process.js';
+import { abandon, driverSession } from '../session.js';
+import { detachedNetnsPath } from '../detach/parent.js';
+import { pastaForwards } from './forwards.js';
+
+export const PID_FIFO = 'pasta.pid';
+const READY_TIMEOUT_MS = 30_000;
+
+function need(f: ProgramFeatures, file: string, option: string, why: string): void {
+  if (!f.options.includes(option)) {
+    throw new RootlessError(`pasta (${f.version}, ${file}) does not support ${option}, needed for ${why}; install a newer passt`, {
+      step: 'network driver', subject: file,
+    });
+  }
+}
+
+export function pastaArgs(o: { opts: RunOptions; features: ProgramFeatures; file: string; childPid: number; stateDir: string; pidFile: string }): string[] {
+  const { opts, features: f, file } = o;
+  for (const opt of ['--config-net', '--ns-ifname', '--mtu', '--address', '--netmask', '--gateway', '--dns-forward', '--pid', '--foreground', '--tcp-ports', '--udp-ports', '--tcp-ns', '--udp-ns']) {
+    need(f, file, opt, '--net=pasta');
+  }
+  const net = guestNetwork(opts.cidr);
+  const args = [
+    file, '--foreground', '--quiet',
+    '--ns-ifname', opts.ifname, '--mtu', String(opts.mtu), '--config-net',
+    '--address', net.guest, '--netmask', String(net.prefixLength), '--gateway', net.gateway, '--dns-forward', net.dns,
+    '--pid', o.pidFile,
+  ];
+  // pasta logs to syslog only unless told (and may have no syslog).
+  if (f.options.includes('--stderr')) args.splice(3, 0, '--stderr');
+  if (opts.disableHostLoopback) {
+    need(f, file, '--no-map-gw', '--disable-host-loopback');
+    args.push('--no-map-gw');
+  }
+  if (!opts.ipv6) {
+    need(f, file, '--ipv4-only', 'IPv4 only (without --ipv6)');
+    args.push('--ipv4-only');
+  }
+  // Inbound: nothing unless the implicit port driver forwards (-p specs, or
+  // every port bound inside as RootlessKit's pasta does without them).
+  if (opts.portDriver === 'implicit') {
+    const fw = pastaForwards(opts.publish);
+    if (fw.tcp.length + fw.udp.length === 0) args.push('--tcp-ports', 'auto', '--udp-ports', 'auto');
+    else {
+      args.push(...(fw.tcp.length > 0 ? fw.tcp.flatMap((s) => ['--tcp-ports', s]) : ['--tcp-ports', 'none']));
+      args.push(...(fw.udp.length > 0 ? fw.udp.flatMap((s) => ['--udp-ports', s]) : ['--udp-ports', 'none']));
+    }
+  } else {
+    args.push('--tcp-ports', 'none', '--udp-ports', 'none');
+  }
+  // Outbound to the host's loopback goes through the gateway, as with
+  // slirp4netns; pasta's default (-T/-U auto) would also bind every port the
+  // host listens on to the namespace's own loopback, taking ports the target
+  // may want, and bypassing --disable-host-loopback.
+  args.push('--tcp-ns', 'none', '--udp-ns', 'none');
+  if (opts.detachNetns) {
+    need(f, file, '--userns', '--detach-netns');
+    need(f, file, '--netns', '--detach-netns');
+    args.push('--userns', `/proc/${o.childPid}/ns/user`, '--netns', detachedNetnsPath(o.childPid, o.stateDir));
+  } else {
+    args.push(String(o.childPid));
+  }
+  return args;
+}
+
+export async function startPasta(opts: RunOptions, ctx: NetworkContext, file: string): Promise<NetworkSession> {
+  const features = await programFeatures(file, ctx.log);
+  const pidFile = join(ctx.state.path, PID_FIFO);
+  const argv = pastaArgs({ opts, features, file, childPid: ctx.childPid, stateDir: ctx.state.path, pidFile });
+  mkfifo(pidFile, 0o600);
+  ctx.state.track(PID_FIFO);
+  // Non-blocking: a FIFO's reader may open before any writer; pasta's open
+  // for writing then succeeds at once.
+  const readyR = openSync(pidFile, constants.O_RDONLY | constants.O_NONBLOCK);
+  const proc = spawnDriver({ name: 'pasta', file, argv, extraFds: [], log: ctx.log });
+  const polite = (): void => {
+    proc.signal(signalNumber('SIGTERM'));
+  };
+  let pid;
+  try {
+    pid = (await waitReady(proc, readyR, READY_TIMEOUT_MS)).trim();
+  } catch (err) {
+    return abandon(proc, polite, err);
+  }
+  const net = guestNetwork(opts.cidr);
+  ctx.log.debug({ pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'pasta is ready');
+  return driverSession({
+    proc,
+    childInfo: {
+      driver: 'pasta', ifname: opts.ifname, ip: net.guest, prefixLength: net.prefixLength, gateway: net.gateway,
+      mtu: opts.mtu, dns: [net.dns], ...(opts.detachNetns ? { detached: true } : {}),
+    },
+    apiInfo: { driver: 'pasta', dns: [net.dns], childIP: net.guest },
+  });
+}

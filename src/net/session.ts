@@ -1,0 +1,58 @@
+// The pieces every driver's parent half shares: the session object the
+// launcher holds, built from a running driver process.
+import { RootlessError } from '../sys/errors.js';
+import { signalNumber } from '../sys/signals.js';
+import type { ExitStatus } from '../sys/native.js';
+import type { NetworkSession, NetworkApiInfo } from './index.js';
+import type { ChildNetworkInfo } from './types.js';
+import { diedDuringSession, stopDriver, type DriverProcess } from './process.js';
+
+export interface DriverSessionParts {
+  proc: DriverProcess;
+  childInfo: ChildNetworkInfo;
+  apiInfo: NetworkApiInfo;
+  slirp4netnsApiSocket?: string;
+  /** Closes what the parent holds for the driver (its exit fd). */
+  release?: () => void;
+}
+
+/** Grace before SIGKILL when a driver that failed to start is stopped. */
+const STOP_GRACE_MS = 1000;
+
+export function driverSession(p: DriverSessionParts): NetworkSession {
+  let stopping = false;
+  const failed = new Promise<never>((_, reject) => {
+    void p.proc.exited.then(async (s: ExitStatus) => {
+      if (stopping) return;
+      reject(await diedDuringSession(p.proc, s));
+    });
+  });
+  // The launcher attaches its handler only once the target runs; a driver
+  // that dies before must not be an unhandled rejection.
+  failed.catch(() => {});
+  return {
+    childInfo: p.childInfo,
+    apiInfo: p.apiInfo,
+    ...(p.slirp4netnsApiSocket ? { slirp4netnsApiSocket: p.slirp4netnsApiSocket } : {}),
+    failed,
+    // SIGKILL, without waiting for the exit: the kernel tears the tap
+    // device down when the driver's last fd on it closes, which takes
+    // 12-25 ms here and would sit on every session's way out. Nothing of
+    // the driver runs after SIGKILL; the kernel finishes on its own.
+    stop: () => {
+      if (!stopping) {
+        stopping = true;
+        p.proc.signal(signalNumber('SIGKILL'));
+        p.proc.detachOutput();
+        p.release?.();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** A driver that failed to start: stop it, then rethrow. */
+export async function abandon(proc: DriverProcess, polite: () => void, err: unknown): Promise<never> {
+  await stopDriver(proc, polite, STOP_GRACE_MS);
+  throw err instanceof RootlessError ? err : new RootlessError(String(err), { step: 'network driver', cause: err });
+}

@@ -1,33 +1,131 @@
 // Port drivers, parent half: forward ports from the host into the child's
 // network namespace. One folder per driver; this file only dispatches.
+// Drivers are loaded lazily: `rootless run` without ports loads none.
 import type { Logger } from '../cli/log.js';
 import type { RunOptions } from '../cli/options.js';
 import type { StateDir } from '../parent/statedir.js';
 import type { NetworkSession } from '../net/index.js';
+import { CHILD_FD } from '../child/config.js';
+import { join } from 'node:path';
+import { RootlessError } from '../sys/errors.js';
 import type { ChildPortInfo } from './types.js';
+import type { PortDriver, PortManager } from './manager.js';
+import type { BuiltinPrep } from './builtin/parent.js';
 
 export interface PortContext {
   childPid: number;
   state: StateDir;
   log: Logger;
   network: NetworkSession;
+  /** What preparePorts made before the clone. */
+  prep?: PortPrep;
 }
 
 export interface PortSession {
   /** Sent to the child in ParentInitPortDriverCompleted. */
   childInfo: ChildPortInfo;
+  /** The REST API's port manager; undefined for --port-driver=none. */
+  driver?: PortDriver;
   /** Rejects with a RootlessError if the driver fails during the session. */
   failed: Promise<never>;
   stop(): Promise<void>;
 }
 
+/** Made before the clone: fds the child must inherit. */
+export interface PortPrep {
+  builtin?: BuiltinPrep;
+  /** spawnChild's extraFds: `others` (placed from CHILD_FD.firstActivated
+   * on) and ours after them; records where ours land in the child. */
+  placeAfter(others: readonly number[]): number[];
+  /** Our fds' numbers in the child (after placeAfter). */
+  childFdNumbers: number[];
+  /** After the clone: the parent's copies of the child's fds are closed. */
+  afterClone(): void;
+  /** startPorts took the parent's fds over. */
+  claim(): void;
+  /** At the end of a start that failed before startPorts; no-op once claimed. */
+  discard(): void;
+}
+
 const never = new Promise<never>(() => {});
 
-export async function startPorts(opts: RunOptions, _ctx: PortContext): Promise<PortSession> {
-  switch (opts.portDriver) {
-    case 'none':
-      return { childInfo: { driver: 'none' }, failed: never, stop: async () => {} };
-    default:
-      throw new Error(`port driver ${opts.portDriver} is not built yet`);
+/** Relay workers of the builtin driver (connections are spread by SO_REUSEPORT). */
+function builtinWorkers(): number {
+  const n = Number(process.env.ROOTLESS_PORT_WORKERS ?? '');
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : 1;
+}
+
+export async function preparePorts(opts: RunOptions): Promise<PortPrep | undefined> {
+  if (opts.portDriver !== 'builtin') return undefined;
+  const { prepareBuiltin } = await import('./builtin/parent.js');
+  const { close } = await import('../sys/native.js');
+  const builtin = prepareBuiltin(builtinWorkers());
+  const closeAll = (fds: number[]): void => {
+    for (const fd of fds.splice(0)) close(fd);
+  };
+  let claimed = false;
+  const prep: PortPrep = {
+    builtin,
+    childFdNumbers: [],
+    placeAfter: (others) => {
+      prep.childFdNumbers = builtin.childFds.map((_, i) => CHILD_FD.firstActivated + others.length + i);
+      return [...others, ...builtin.childFds];
+    },
+    afterClone: () => closeAll(builtin.childFds),
+    claim: () => {
+      claimed = true;
+    },
+    discard: () => {
+      closeAll(builtin.childFds);
+      if (!claimed) closeAll(builtin.parentFds);
+    },
+  };
+  return prep;
+}
+
+export async function startPorts(opts: RunOptions, ctx: PortContext): Promise<PortSession> {
+  if (opts.portDriver === 'none') {
+    return { childInfo: { driver: 'none' }, failed: never, stop: async () => {} };
   }
+  const { parsePublishFlags } = await import('./spec.js');
+  const specs = parsePublishFlags(opts.publish);
+  let driver: PortManager;
+  let childInfo: ChildPortInfo = { driver: opts.portDriver };
+  switch (opts.portDriver) {
+    case 'builtin': {
+      if (!ctx.prep?.builtin) throw new RootlessError('internal: the builtin port driver was not prepared before the clone', { step: 'port driver' });
+      const { BuiltinDriver } = await import('./builtin/parent.js');
+      driver = new BuiltinDriver(ctx.prep.builtin, { udpIdleMs: 60_000, pipeSize: 256 << 10 }, ctx.log);
+      ctx.prep.claim();
+      childInfo = { driver: 'builtin', controlFds: ctx.prep.childFdNumbers };
+      // --detach-netns: the child stays in the host's namespace; its
+      // connector enters the detached one.
+      if (opts.detachNetns) childInfo.netns = join(ctx.state.path, 'netns');
+      break;
+    }
+    case 'slirp4netns': {
+      const sock = ctx.network.slirp4netnsApiSocket;
+      if (sock === undefined) {
+        throw new RootlessError('--port-driver=slirp4netns: the network driver has no slirp4netns API socket', { step: 'port driver' });
+      }
+      const { Slirp4netnsDriver } = await import('./slirp4netns/parent.js');
+      driver = new Slirp4netnsDriver(sock, ctx.network.apiInfo.childIP);
+      break;
+    }
+    case 'implicit': {
+      const { ImplicitDriver } = await import('./implicit/parent.js');
+      const d = new ImplicitDriver();
+      await d.start(specs);
+      return { childInfo, driver: d, failed: never, stop: () => d.stop() };
+    }
+  }
+  try {
+    // Every -p listens before the session is ready, or none stays.
+    await driver.addAll(specs);
+  } catch (err) {
+    await driver.stop().catch(() => {});
+    throw err instanceof RootlessError ? new RootlessError(`--publish ${err.message}`, { step: 'publish', ...(err.code ? { code: err.code } : {}), ...(err.subject ? { subject: err.subject } : {}) }) : err;
+  }
+  for (const p of driver.list()) ctx.log.debug({ id: p.id, spec: p.spec }, 'port published');
+  return { childInfo, driver, failed: never, stop: () => driver.stop() };
 }

@@ -1,0 +1,46 @@
+// A target for the port tests, run inside the namespace:
+//   node port-target.js tcp-echo:80 udp-echo:53 count:81 hold:82 ...
+// tcp-echo: echoes; count: reads to EOF, then answers "<bytes> <sha256>"
+// (a half-close test); hold: accepts and answers "hello", never closes;
+// udp-echo: echoes datagrams. All on [::] (both families). Prints "ready"
+// when everything listens; exits on SIGTERM.
+import { createServer, type Socket } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { createHash } from 'node:crypto';
+
+const kinds: Record<string, (s: Socket) => void> = {
+  'tcp-echo': (s) => s.pipe(s),
+  count: (s) => {
+    const h = createHash('sha256');
+    let n = 0;
+    s.on('data', (d: Buffer) => {
+      n += d.length;
+      h.update(d);
+    });
+    s.on('end', () => s.end(`${n} ${h.digest('hex')}`));
+  },
+  hold: (s) => s.write('hello'),
+};
+
+const waits: Promise<void>[] = [];
+for (const arg of process.argv.slice(2)) {
+  const [kind, portText] = arg.split(':');
+  const port = Number(portText);
+  if (kind === 'udp-echo') {
+    const u = createSocket({ type: 'udp6', ipv6Only: false });
+    u.on('message', (m, from) => u.send(m, from.port, from.address));
+    waits.push(new Promise((res) => u.bind(port, '::', () => res())));
+    continue;
+  }
+  const handler = kinds[kind ?? ''];
+  if (handler === undefined) throw new Error(`unknown server ${arg}`);
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    handler(s);
+  });
+  server.maxConnections = 10_000;
+  waits.push(new Promise((res) => server.listen({ port, host: '::', ipv6Only: false, backlog: 1024 }, () => res())));
+}
+await Promise.all(waits);
+process.stdout.write('ready\n');
+process.on('SIGTERM', () => process.exit(0));

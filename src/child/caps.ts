@@ -47,5 +47,7 @@ export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
     CHILD_FD.fromParent,
     CHILD_FD.toParent,
     CHILD_FD.parentPidfd,
+    // systemd-activated sockets, for the target
+    ...Array.from({ length: state.config.listenFds ?? 0 }, (_, i) => CHILD_FD.firstActivated + i),
   ]);
 }

@@ -31,6 +31,18 @@ export interface ChildConfig {
   /** Reap orphans (PID 1 of a new pid namespace). */
   reaper: boolean;
   stateDir: string;
+  /** --copy-up directories, absolute and normalized, in order: each becomes
+   * a writable tmpfs of symlinks into a bind of the original (src/child/copyup.ts). */
+  copyUp: string[];
+  /** --evacuate-cgroup2: the parent moved the session's processes into this
+   * sub-group; the child mounts its cgroup2 at /sys/fs/cgroup. */
+  evacuateCgroup2?: string;
+  /** Systemd socket activation: this many sockets, at CHILD_FD.firstActivated
+   * onwards here, go to the target at 3 onwards (src/child/activation.ts). */
+  listenFds?: number;
+  /** --detach-netns: the child makes a network namespace at $STATE/netns
+   * (before ChildInitUserNSCompleted) and the target stays in the host's. */
+  detachNetns?: boolean;
 }
 
 /** Child fds, as placed by the parent's spawn. */
@@ -41,6 +53,8 @@ export const CHILD_FD = {
   toParent: 4,
   /** pidfd of the parent: readable once the parent has exited */
   parentPidfd: 5,
+  /** first of ChildConfig.listenFds activated sockets (systemd) */
+  firstActivated: 6,
 } as const;
 
 /** Environment variable that carries the child's state across a re-exec. */

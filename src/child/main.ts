@@ -11,7 +11,7 @@ import { ensureCapabilities, type ReexecState } from './caps.js';
 import { CHILD_FD, REEXEC_ENV } from './config.js';
 import { ChildLogger } from './log.js';
 import { prepareNamespaces } from './setup.js';
-import { configureChildNetwork } from '../net/child.js';
+import { configureChildNetwork, prepareNetworkNamespace } from '../net/child.js';
 import { startChildPorts } from '../port/child.js';
 import { startTarget } from './target.js';
 import { mark } from '../sys/trace.js';
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   ensureCapabilities(state, log);
   bindToParent();
   prepareNamespaces(config, log);
+  prepareNetworkNamespace(config, log);
   channel.send({ type: 'ChildInitUserNSCompleted', reexecs: state.reexecs });
 
   if (config.awaitDrivers) {

@@ -5,6 +5,8 @@ import { forwardSignals, signalNumber } from '../sys/signals.js';
 import { envValue, notRunnable, resolveCommand } from './command.js';
 import type { ChildConfig } from './config.js';
 import type { ChildLogger } from './log.js';
+import { targetActivation } from './activation.js';
+import { releaseEarlySignals } from './pidns.js';
 
 export interface RunningTarget {
   pid: number;
@@ -26,15 +28,19 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
     if (pidfd < 0) held.push(num);
     else pidfdSendSignal(pidfd, num);
   });
+  releaseEarlySignals();
+  // Socket activation (LISTEN_FDS): sockets at 3.., LISTEN_PID its own.
+  const activation = targetActivation(config);
   let spawned;
   try {
     spawned = spawn(
       {
         file,
         argv: [name!, ...args],
-        envp: config.env,
+        envp: activation.env,
         cwd: config.cwd,
-        fds: [0, 1, 2],
+        fds: [0, 1, 2, ...activation.fds],
+        ...(activation.listenPidEnv ? { listenPidEnv: true } : {}),
         // The target is uid 0 here and gets its capabilities the ordinary
         // way; nothing of ours is inherited.
         clearCaps: true,

@@ -50,8 +50,25 @@ async function other(argv: string[]): Promise<number> {
   const { parseArgv } = await import('./program.js');
   const parsed = parseArgv(argv);
   if (parsed.kind === 'run') return run(parsed.options);
+  if (parsed.kind === 'exec' || parsed.kind === 'ps') return sessionCommand(parsed.kind, parsed.argv);
+  if (parsed.kind === 'info' || parsed.kind === 'ports' || parsed.kind === 'ctl') {
+    const { apiCommand } = await import('./api-commands.js');
+    return apiCommand(parsed.kind, parsed.argv);
+  }
   writeStderr(`rootless ${parsed.kind}: not implemented yet\n`);
   return ExitCode.Usage;
+}
+
+/** `exec` and `ps` (src/cli/exec.ts, ps.ts): errors as `run`'s, one line. */
+async function sessionCommand(kind: 'exec' | 'ps', argv: string[]): Promise<number> {
+  try {
+    if (kind === 'exec') return await (await import('./exec.js')).execCommand(argv);
+    return await (await import('./ps.js')).psCommand(argv);
+  } catch (err) {
+    if (err instanceof UsageError || !(err instanceof RootlessError)) throw err;
+    writeStderr(`rootless ${kind}: ${errorMessage(err)}\n`);
+    return err.exitCode;
+  }
 }
 
 async function main(): Promise<number> {

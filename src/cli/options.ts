@@ -8,6 +8,7 @@
 
 import path from 'node:path';
 import { UsageError } from '../sys/errors.js';
+import { parsePublishFlags } from '../port/spec.js';
 
 export type NetDriver = 'host' | 'none' | 'slirp4netns' | 'pasta';
 export type PortDriverName = 'none' | 'builtin' | 'slirp4netns' | 'implicit';
@@ -371,6 +372,8 @@ export function validateRunOptions(o: RunOptions): RunOptions {
       }
       break;
   }
+  // -p specs, so a bad one stops the start before anything runs.
+  parsePublishFlags(out.publish);
 
   // Process flags.
   if (out.reaper === 'true' && !o.pidns) {
@@ -380,6 +383,12 @@ export function validateRunOptions(o: RunOptions): RunOptions {
     const missing = [!o.pidns ? '--pidns' : '', !o.cgroupns ? '--cgroupns' : ''].filter((s) => s !== '').join(' and ');
     throw new UsageError(`--evacuate-cgroup2=${out.evacuateCgroup2} requires --pidns and --cgroupns (missing ${missing})`, {
       subject: out.evacuateCgroup2,
+    });
+  }
+  // A named session's state dir is where `rootless exec NAME` and `ps` look.
+  if (out.name !== undefined && out.stateDir !== undefined) {
+    throw new UsageError(`--name=${out.name} cannot be used with --state-dir (a named session's state dir is $XDG_RUNTIME_DIR/rootless/${out.name})`, {
+      subject: out.name,
     });
   }
 

@@ -43,6 +43,8 @@ export interface SpawnChildOptions {
   /** The ambient fast path; off only to exercise the re-exec fallback. */
   ambientCaps: boolean;
   onLog: (msg: ChildLog) => void;
+  /** Fds the child gets after its own, from CHILD_FD.firstActivated on (socket activation). */
+  extraFds?: number[];
 }
 
 export async function spawnChild(opts: SpawnChildOptions): Promise<ChildHandle> {
@@ -51,7 +53,7 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildHandle> 
   const selfPidfd = pidfdOpen(process.pid);
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
-  const fds = [0, 1, 2, fromParentR, toParentW, selfPidfd];
+  const fds = [0, 1, 2, fromParentR, toParentW, selfPidfd, ...(opts.extraFds ?? [])];
   let spawned;
   try {
     spawned = spawn(

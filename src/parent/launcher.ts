@@ -18,8 +18,10 @@ import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { mark } from '../sys/trace.js';
 import { rejectUnsupported } from './support.js';
-import { startNetwork, type NetworkSession } from '../net/index.js';
-import { startPorts, type PortSession } from '../port/index.js';
+import { prepareIsolation } from './isolation.js';
+import { checkNetwork, startNetwork, type NetworkSession } from '../net/index.js';
+import { preparePorts, startPorts, type PortSession } from '../port/index.js';
+import { ApiSession } from '../api/session.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -55,21 +57,31 @@ function childLogLevel(level: Logger['level']): ChildLogLevel {
 
 export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResult> {
   rejectUnsupported(opts);
+  checkNetwork(opts);
+  const isolation = prepareIsolation(opts);
   const nnp = noNewPrivs();
   if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
 
   // Clone first: the child's node start is the longest step of all, and
   // everything below overlaps with it.
-  const namespaces = { pid: opts.pidns, net: opts.net !== 'host', uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
+  // --detach-netns: the child (and the target) keep the host's network
+  // namespace; the child makes the isolated one at $STATE/netns.
+  const namespaces = { pid: opts.pidns, net: opts.net !== 'host' && !opts.detachNetns, uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
+  // The builtin port driver's control sockets go to the child with it.
+  const portPrep = await preparePorts(opts);
   const child = await spawnChild({
     namespaces,
     ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
     onLog: (m: ChildLog) => relayChildLog(log, m),
+    extraFds: portPrep ? portPrep.placeAfter(isolation.childFds) : isolation.childFds,
   });
+  portPrep?.afterClone();
   mark('parent', 'cloned');
   let state: StateDir | undefined;
   let network: NetworkSession | undefined;
+  let networkStarting: Promise<NetworkSession> | undefined;
   let ports: PortSession | undefined;
+  const api = new ApiSession(log);
   // Until the target is known to run: terminating signals go to the child
   // at once (its default action, or its forwarder, ends the start); other
   // signals wait, since a node that has not installed its handlers yet
@@ -88,10 +100,11 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
   });
   const foreground = ownsTerminal();
   try {
-    state = openStateDir(opts.stateDir, (stale) =>
+    state = openStateDir(isolation.stateDir, (stale) =>
       log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
     );
     log.debug({ childPid: child.pid, stateDir: state.path }, 'child cloned');
+    isolation.attach(state, child.pid, log);
     const awaitDrivers = opts.net !== 'host' || opts.portDriver !== 'none';
     const config: ChildConfig = {
       command: opts.command,
@@ -102,8 +115,9 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
       foreground,
       namespaces,
       awaitDrivers,
-      reaper: false,
       stateDir: state.path,
+      ...(opts.detachNetns ? { detachNetns: true } : {}),
+      ...isolation.childConfig(),
     };
     child.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
 
@@ -118,7 +132,16 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     state.writeFile('child_pid', String(child.pid));
     child.channel.send({ type: 'ParentInitIdmapCompleted' });
     mark('parent', 'idmap-written');
+    // While the child's node boots: api.sock comes before the target then.
+    if (awaitDrivers) api.preload();
     if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
+    // The network driver attaches to namespaces that exist since the clone:
+    // it starts now, while the child's node boots (not with --detach-netns,
+    // whose namespace the child makes).
+    if (awaitDrivers && !opts.detachNetns) {
+      networkStarting = startNetwork(opts, { childPid: child.pid, state, log });
+      networkStarting.catch(() => {}); // awaited below
+    }
 
     await child.channel.receive('ChildHello', 'ChildHello', HANDSHAKE_TIMEOUT_MS);
     let userns;
@@ -135,22 +158,31 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     if (awaitDrivers) {
       // The drivers attach to the child's namespaces; the child then
       // configures its side and starts the target.
-      network = await startNetwork(opts, { childPid: child.pid, state, log });
+      network = await (networkStarting ?? startNetwork(opts, { childPid: child.pid, state, log }));
       failures.push(network.failed);
       child.channel.send({ type: 'ParentInitNetworkDriverCompleted', network: network.childInfo });
-      ports = await startPorts(opts, { childPid: child.pid, state, log, network });
+      ports = await startPorts(opts, { childPid: child.pid, state, log, network, prep: portPrep });
       failures.push(ports.failed);
+      // api.sock last: RootlessKit's clients take it as "ready".
+      await api.start({ state, childPid: child.pid, network, ports });
       child.channel.send({ type: 'ParentInitPortDriverCompleted', port: ports.childInfo });
     }
-    return await waitForTarget(child, log, signals, failures);
+    const started = state;
+    return await waitForTarget(child, log, signals, failures, () => {
+      isolation.targetStarted(config);
+      // No drivers: the REST API comes up off the critical path.
+      if (!awaitDrivers) api.startLate({ state: started, childPid: child.pid });
+    });
   } catch (err) {
     child.signal(signalNumber('SIGKILL'));
     await child.exited;
     throw err;
   } finally {
     stopForwarding();
+    await api.close();
     await ports?.stop();
-    await network?.stop();
+    portPrep?.discard();
+    await (network ?? (await networkStarting?.catch(() => undefined)))?.stop();
     if (foreground) {
       try {
         tcsetpgrp(0, getpgrp());
@@ -159,6 +191,7 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
       }
     }
     state?.cleanup();
+    isolation.end();
   }
 }
 
@@ -179,6 +212,7 @@ async function waitForTarget(
   log: Logger,
   signals: SignalState,
   failures: Promise<never>[],
+  onTargetStarted?: () => void,
 ): Promise<LaunchResult> {
   // Resolves on the target's status (the child exits right after sending
   // it, and dies with us anyway: PDEATHSIG), on a ChildError, or when the
@@ -191,6 +225,7 @@ async function waitForTarget(
         log.debug({ targetPid: msg.pid }, 'target running');
         signals.targetRunning = true;
         for (const num of signals.queued.splice(0)) child.signal(num);
+        onTargetStarted?.();
       }
       else if (msg.type === 'ChildTargetExited') resolve(msg);
       else if (msg.type === 'ChildError') resolve(errorFromChildError(msg));
@@ -199,7 +234,8 @@ async function waitForTarget(
     child.channel.onClose((err) => {
       if (err) log.debug({ err: err.message }, 'child pipe closed with an error');
       void child.exited.then((status) => {
-        if (signals.interruptedBy !== undefined && status.signal === signals.interruptedBy) {
+        // A child that is PID 1 (--pidns) exits 128+N instead (src/child/pidns.ts).
+        if (signals.interruptedBy !== undefined && (status.signal === signals.interruptedBy || status.code === 128 + signals.interruptedBy)) {
           resolve(interrupted(signals.interruptedBy));
           return;
         }

@@ -15,8 +15,17 @@ export interface SpawnOptions {
   /** Index = fd number in the new process, value = fd here, -1 = closed.
    * Everything else is closed. Default [0, 1, 2]. */
   fds?: number[];
-  /** setns(fd, nstype) in this order before anything else (rootless exec). */
+  /** setns(fd, nstype) in this order before anything else (rootless exec).
+   * Joining a pid namespace forks once more (only children enter it); the
+   * returned pid is then a middle process that forwards signals and exits
+   * as the command did. */
   setns?: { fd: number; nstype: number }[];
+  /** Append LISTEN_PID=<the new process's pid, as it sees it> to envp
+   * (systemd socket activation across a pid namespace). */
+  listenPidEnv?: boolean;
+  /** When `file` has no '/': search it in these ':'-separated directories
+   * in the new process, after setns (execvp-style; ENOENT/EACCES as step "execve"). */
+  searchPath?: string;
   /** Raise every permitted capability into the inheritable and ambient sets,
    * so the program starts with them (DESIGN.md: the ambient fast path). */
   raiseAmbientCaps?: boolean;

@@ -163,7 +163,8 @@ e2e('--propagation is applied to / (default rprivate: neither shared nor slave; 
 e2e('--state-dir holds lock and child_pid during the session, mode 0700, cleaned after', async (t) => {
   const base = userDir('rootless-state-');
   const dir = join(base, 'session');
-  const r = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', 'cd "$ROOTLESSKIT_STATE_DIR" && ls && cat child_pid && echo && echo $PPID && stat -c %a .']);
+  // (the state dir holds more files too: session.json once the target runs, api.sock)
+  const r = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', 'cd "$ROOTLESSKIT_STATE_DIR" && ls | grep -x -e child_pid -e lock && cat child_pid && echo && echo $PPID && stat -c %a .']);
   t.is(r.code, 0, r.stderr);
   const [files1, files2, childPid, ppid, mode] = r.stdout.trim().split('\n');
   t.deepEqual([files1, files2], ['child_pid', 'lock']);
@@ -323,11 +324,8 @@ e2e('invoked as "rootlesskit", it takes RootlessKit\'s argv', async (t) => {
   t.truthy(stateDir);
 });
 
-e2e('flags not built yet are refused before anything starts', async (t) => {
-  const r = await run(U, ['run', '--pidns', '--', 'true']);
-  t.is(r.code, 2);
-  t.regex(r.stderr, /--pidns: not implemented yet/);
-});
+// "flags not built yet are refused before anything starts": removed once
+// every flag was built (issues 3-5); src/parent/support.ts refuses nothing.
 
 void readdirSync;
 void mkdirSync;

@@ -158,8 +158,9 @@ test('parseRunFlags agrees with parseRunArgv / parseRootlesskitArgv', (t) => {
   const cases = [
     ['--net=slirp4netns', '--cidr=10.0.2.9/24', '--ifname', 'eth0', '--disable-host-loopback', 'x'],
     ['--pidns', '--cgroupns', '--evacuate-cgroup2=evac', '--reaper=true', '--utsns', '--ipcns', 'x'],
-    ['--state-dir=/tmp//s/', '--name=n1', '--subid-source=none', '--log-level=warn', '--debug', 'x'],
-    ['--copy-up=/etc', '--propagation=rslave', '--slirp4netns-sandbox=true', '--slirp4netns-seccomp=false', 'x'],
+    ['--state-dir=/tmp//s/', '--subid-source=none', '--log-level=warn', '--debug', 'x'],
+    // --name: not with --state-dir (issue 3: a named session's state dir is fixed)
+    ['--copy-up=/etc', '--name=n1', '--propagation=rslave', '--slirp4netns-sandbox=true', '--slirp4netns-seccomp=false', 'x'],
   ];
   for (const argv of cases) {
     t.deepEqual(parseRunFlags(argv, 'run'), program.parseRunArgv(argv, capture()));

@@ -17,7 +17,6 @@ import { openStateDir, type StateDir } from './statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { mark } from '../sys/trace.js';
-import { rejectUnsupported } from './support.js';
 import { prepareIsolation } from './isolation.js';
 import { checkNetwork, startNetwork, type NetworkSession } from '../net/index.js';
 import { preparePorts, startPorts, type PortSession } from '../port/index.js';
@@ -56,7 +55,6 @@ function childLogLevel(level: Logger['level']): ChildLogLevel {
 }
 
 export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResult> {
-  rejectUnsupported(opts);
   checkNetwork(opts);
   const isolation = prepareIsolation(opts);
   const nnp = noNewPrivs();

@@ -35,12 +35,19 @@ async function session(t: ExecutionContext, flags: string[], servers: string[]):
   const stateDir = join(base, 'state');
   const child = start(U, ['run', '--state-dir', stateDir, ...flags, '--', process.execPath, TARGET, ...servers]);
   const done = collect(child, 600_000);
-  await Promise.race([
-    waitFor(child.stdout!, /ready/, 60_000),
-    done.then((r) => {
-      throw new Error(`session ended early: ${r.code} ${r.stderr}`);
-    }),
-  ]);
+  try {
+    await Promise.race([
+      waitFor(child.stdout!, /ready/, 60_000),
+      done.then((r) => {
+        throw new Error(`session ended early: ${r.code} ${r.stderr}`);
+      }),
+    ]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await done.catch(() => {});
+    rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });

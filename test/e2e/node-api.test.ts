@@ -1,6 +1,6 @@
 // The Node API (src/index.ts) as a test suite would use it.
 import test from 'ava';
-import { chownSync, mkdtempSync, statSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runArgv } from '../../src/index.js';
@@ -32,6 +32,7 @@ apiTest('run() gives a test root-owned and sub-id-owned files, and the exit code
   t.is(r.code, 3, r.stderr);
   t.is(r.stdout, '0\n');
   t.is(statSync(join(dir, 'f')).uid, subIdRange('/etc/subuid', U)!.start + 999);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 apiTest('run() reports a signal death as 128+N', async (t) => {

@@ -14,6 +14,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, type TestUser } from '../helpers/user.js';
+import { SOURCE_BLOCKS, SOURCE_BLOCK_SIZE, deterministicSha } from '../helpers/port-data.js';
 
 const who = launcherUser();
 if (typeof who === 'string') test('end-to-end environment', (t) => t.fail(who));
@@ -51,7 +52,14 @@ async function session(t: ExecutionContext, flags: string[], servers: string[]):
   const ended = done.then((r) => {
     throw new Error(`the session ended before it was ready: ${r.code} ${r.stderr}`);
   });
-  await Promise.race([ready, ended]);
+  try {
+    await Promise.race([ready, ended]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await done.catch(() => {});
+    rmSync(base, { recursive: true, force: true });
+    throw err;
+  }
   const s: Session = {
     child,
     stateDir,
@@ -315,8 +323,8 @@ function localAddress(): string | undefined {
 withPasta('implicit driver (pasta): tcp and udp given at start, listed, runtime changes refused', async (t) => {
   const s = await session(
     t,
-    ['--net=pasta', '--port-driver=implicit', '-p', '127.0.0.1:22150:80/tcp', '-p', '22151:53/udp'],
-    ['tcp-echo:80', 'udp-echo:53'],
+    ['--net=pasta', '--port-driver=implicit', '-p', '127.0.0.1:22150:80/tcp', '-p', '22151:53/udp', '-p', '127.0.0.1:22152:81/tcp', '-p', '127.0.0.1:22153:83/tcp'],
+    ['tcp-echo:80', 'udp-echo:53', 'count:81', 'source:83'],
   );
   try {
     t.is((await exchange(22150, '127.0.0.1', 'via pasta')).toString(), 'via pasta');
@@ -326,12 +334,19 @@ withPasta('implicit driver (pasta): tcp and udp given at start, listed, runtime 
     const local = localAddress();
     if (local === undefined) t.log('no non-loopback address on this host: pasta UDP not exercised');
     else t.is(await udpExchange(22151, local, 'udp via pasta'), 'udp via pasta');
-    await bigEcho(t, 22150);
+    // 64 MiB each way, one way at a time, and no half-close before data
+    // comes back: Debian 12's pasta (alone too) now and then drops the tail
+    // of what flows towards a client that has shut down its writing.
+    const up = randomBytes(64 << 20);
+    t.is((await exchange(22152, '127.0.0.1', up)).toString(), `${up.length} ${sha(up)}`, '64 MiB in');
+    const down = await readAll(connect(22153, '127.0.0.1'));
+    t.is(down.length, SOURCE_BLOCKS * SOURCE_BLOCK_SIZE, '64 MiB out');
+    t.is(sha(down), deterministicSha());
     const ls = await run(U, ['ports', '--state-dir', s.stateDir, 'ls', '--json']);
     t.is(ls.code, 0, ls.stderr);
     const ports = JSON.parse(ls.stdout) as { id: number; spec: { proto: string; parentPort: number } }[];
-    t.deepEqual(ports.map((p) => [p.spec.proto, p.spec.parentPort]), [['tcp', 22150], ['udp', 22151]]);
-    const add = await run(U, ['ports', '--state-dir', s.stateDir, 'add', '127.0.0.1:22152:80/tcp']);
+    t.deepEqual(ports.map((p) => [p.spec.proto, p.spec.parentPort]), [['tcp', 22150], ['udp', 22151], ['tcp', 22152], ['tcp', 22153]]);
+    const add = await run(U, ['ports', '--state-dir', s.stateDir, 'add', '127.0.0.1:22154:80/tcp']);
     t.is(add.code, 1);
     t.regex(add.stderr, /cannot change ports while the session runs/);
     t.is(add.stderr.trim().split('\n').length, 1);

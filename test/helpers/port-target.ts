@@ -2,11 +2,13 @@
 //   node port-target.js tcp-echo:80 udp-echo:53 count:81 hold:82 ...
 // tcp-echo: echoes; count: reads to EOF, then answers "<bytes> <sha256>"
 // (a half-close test); hold: accepts and answers "hello", never closes;
+// source: sends 64 MiB of port-data.ts's deterministic bytes, then EOF;
 // udp-echo: echoes datagrams. All on [::] (both families). Prints "ready"
 // when everything listens; exits on SIGTERM.
 import { createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
+import { SOURCE_BLOCKS, deterministicBlock } from './port-data.js';
 
 const kinds: Record<string, (s: Socket) => void> = {
   'tcp-echo': (s) => s.pipe(s),
@@ -20,6 +22,20 @@ const kinds: Record<string, (s: Socket) => void> = {
     s.on('end', () => s.end(`${n} ${h.digest('hex')}`));
   },
   hold: (s) => s.write('hello'),
+  source: (s) => {
+    // 64 MiB of deterministicBytes(), then EOF, written as fast as the peer reads.
+    let i = 0;
+    const more = (): void => {
+      while (i < SOURCE_BLOCKS) {
+        if (!s.write(deterministicBlock(i++))) {
+          s.once('drain', more);
+          return;
+        }
+      }
+      s.end();
+    };
+    more();
+  },
 };
 
 const waits: Promise<void>[] = [];

@@ -1,7 +1,7 @@
 // End-to-end: the real launcher, run as an unprivileged user with sub-id
 // ranges, creating real user namespaces with the real newuidmap/newgidmap.
 import test from 'ava';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN as BIN_PATH, alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
@@ -15,9 +15,21 @@ if (!user) {
 const U = user as TestUser;
 const e2e = user ? test : test.skip;
 
+// Scratch directories made here, removed once every test has run.
+const scratch: string[] = [];
+test.after.always(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
 /** A directory the test user owns, for state dirs and scratch files. */
 function userDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = tempDir(prefix);
   if (U.switchTo) chownSync(dir, U.uid, U.gid);
   return dir;
 }
@@ -229,7 +241,7 @@ test.serial('SIGKILL of the parent leaves no child or target alive within a seco
 });
 
 e2e('newuidmap that cannot gain privileges: one-line error with its stderr, exit 125, nothing left', async (t) => {
-  const bin = mkdtempSync(join(tmpdir(), 'rootless-fakebin-'));
+  const bin = tempDir('rootless-fakebin-');
   chmodSync(bin, 0o755);
   for (const tool of ['newuidmap', 'newgidmap']) {
     writeFileSync(join(bin, tool), readFileSync(`/usr/bin/${tool}`), { mode: 0o755 }); // no set-uid bit
@@ -313,7 +325,7 @@ e2e('help lists the flag groups; --version prints the version', async (t) => {
 });
 
 e2e('invoked as "rootlesskit", it takes RootlessKit\'s argv', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rootless-compat-'));
+  const dir = tempDir('rootless-compat-');
   chmodSync(dir, 0o755);
   const { symlinkSync } = await import('node:fs');
   symlinkSync(`${process.cwd()}/bin/rootless`, join(dir, 'rootlesskit'));

@@ -1358,18 +1358,12 @@ Napi::Value SocketpairSeqpacket(const Napi::CallbackInfo& info) {
 
 struct Connector;
 
-struct CHandler {
-  virtual ~CHandler() = default;
-  virtual void OnEvent(uint32_t events) = 0;
-  bool dead = false;
-};
-
 struct OutReply {
   WireReply rep;
   int fd;
 };
 
-struct CtlSock : CHandler {
+struct CtlSock : Handler {
   Connector* c = nullptr;
   int fd = -1;
   std::deque<OutReply> out;
@@ -1379,7 +1373,7 @@ struct CtlSock : CHandler {
   void Flush();
 };
 
-struct Connecting : CHandler {
+struct Connecting : Handler {
   Connector* c = nullptr;
   CtlSock* ctl = nullptr;
   uint32_t id = 0;
@@ -1392,7 +1386,7 @@ struct Connector {
   int epfd = -1;
   std::vector<CtlSock*> ctls;
   std::vector<Connecting*> connecting;
-  std::vector<CHandler*> graveyard;
+  std::vector<Handler*> graveyard;
   int open = 0;
   int64_t connectTimeoutMs = 30000;
   // --detach-netns: the namespace to connect in (this thread only), and
@@ -1413,7 +1407,7 @@ void CtlSock::Reply(uint32_t id, int err, int sock) {
     }
   }
   out.push_back(r);
-  WantWrite(c->epfd, fd, static_cast<CHandler*>(this), &wantsWrite, true);
+  WantWrite(c->epfd, fd, static_cast<Handler*>(this), &wantsWrite, true);
 }
 
 void CtlSock::Flush() {
@@ -1424,7 +1418,7 @@ void CtlSock::Flush() {
     if (r.fd >= 0) close(r.fd);
     out.pop_front();
   }
-  WantWrite(c->epfd, fd, static_cast<CHandler*>(this), &wantsWrite, false);
+  WantWrite(c->epfd, fd, static_cast<Handler*>(this), &wantsWrite, false);
 }
 
 void CtlSock::OnEvent(uint32_t events) {
@@ -1526,7 +1520,7 @@ void Connector::Request(CtlSock* ctl, const WireRequest& req) {
   p->deadline = NowMs() + connectTimeoutMs;
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLONESHOT;
-  ev.data.ptr = static_cast<CHandler*>(p);
+  ev.data.ptr = static_cast<Handler*>(p);
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
     close(fd);
@@ -1562,7 +1556,7 @@ void Connector::Run() {
     int n = epoll_wait(epfd, events, 64, connecting.empty() ? -1 : 1000);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; i++) {
-      auto* h = static_cast<CHandler*>(events[i].data.ptr);
+      auto* h = static_cast<Handler*>(events[i].data.ptr);
       if (!h->dead) h->OnEvent(events[i].events);
     }
     int64_t now = NowMs();
@@ -1581,7 +1575,7 @@ void Connector::Run() {
       keep.push_back(p);
     }
     connecting.swap(keep);
-    for (CHandler* h : graveyard) delete h;
+    for (Handler* h : graveyard) delete h;
     graveyard.clear();
   }
   close(epfd);
@@ -1622,7 +1616,7 @@ Napi::Value StartConnector(const Napi::CallbackInfo& info) {
     fcntl(s->fd, F_SETFD, FD_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLET;
-    ev.data.ptr = static_cast<CHandler*>(s);
+    ev.data.ptr = static_cast<Handler*>(s);
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0) ThrowErrno(env, errno, "epoll_ctl", "port control socket");
     c->ctls.push_back(s);
     c->open++;

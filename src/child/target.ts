@@ -1,7 +1,8 @@
 // Runs the target inside the namespaces and reports how it ended.
 import { SyscallError } from '../sys/errors.js';
-import { pidfdSendSignal, spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
-import { forwardSignals, signalNumber } from '../sys/signals.js';
+import { spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
+import { signalNumber } from '../sys/signals.js';
+import { relaySignals } from '../sys/process.js';
 import { envValue, notRunnable, resolveCommand } from './command.js';
 import type { ChildConfig } from './config.js';
 import type { ChildLogger } from './log.js';
@@ -19,15 +20,7 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
 
-  // Handlers go in before the spawn, so a signal that arrives while the
-  // target is being created is held and delivered, not lost (or fatal).
-  let pidfd = -1;
-  const held: number[] = [];
-  const stopForwarding = forwardSignals((sig, num) => {
-    log.debug('forwarding signal to the target', { signal: sig });
-    if (pidfd < 0) held.push(num);
-    else pidfdSendSignal(pidfd, num);
-  });
+  const relay = relaySignals((sig) => log.debug('forwarding signal to the target', { signal: sig }));
   releaseEarlySignals();
   // Socket activation (LISTEN_FDS): sockets at 3.., LISTEN_PID its own.
   const activation = targetActivation(config);
@@ -52,16 +45,15 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
       (_err, status) => onExit(status),
     );
   } catch (err) {
-    stopForwarding();
+    relay.stop();
     if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name!, err.code ?? 'ENOENT');
     throw err;
   }
-  pidfd = spawned.pidfd;
-  for (const num of held) pidfdSendSignal(pidfd, num);
+  relay.attach(spawned.pidfd);
   log.debug('target started', { targetPid: spawned.pid, file });
 
   void exited.then(() => {
-    stopForwarding();
+    relay.stop();
     if (config.foreground) {
       // Give the terminal back to the launcher's process group before the
       // launcher prints anything or exits.

@@ -7,7 +7,8 @@ import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Logger } from '../cli/log.js';
 import { RootlessError } from '../sys/errors.js';
-import { close, pidfdSendSignal, pipe2, spawn, type ExitStatus } from '../sys/native.js';
+import { close, pipe2, spawn, type ExitStatus } from '../sys/native.js';
+import { pidfdSignaller } from '../sys/process.js';
 import { signalName, signalNumber } from '../sys/signals.js';
 
 const TAIL_LINES = 20;
@@ -89,19 +90,14 @@ export function spawnDriver(o: DriverSpawnOptions): DriverProcess {
     res();
   }));
 
-  const pidfd = spawned.pidfd;
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-    close(pidfd);
-  });
+  const signal = pidfdSignaller(spawned.pidfd, exited);
   return {
     name: o.name,
     pid: spawned.pid,
     exited,
     outputClosed,
     lastLines: () => [...tail],
-    signal: (sig) => !gone && pidfdSendSignal(pidfd, sig),
+    signal,
     detachOutput: () => {
       out.destroy();
     },

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Channel } from '../protocol/channel.js';
 import type { ChildLog } from '../protocol/messages.js';
 import { SyscallError } from '../sys/errors.js';
-import { close, cloneFlags as CF, pidfdOpen, pidfdSendSignal, pipe2, spawn, type ExitStatus } from '../sys/native.js';
+import { close, cloneFlags as CF, pidfdOpen, pipe2, spawn, type ExitStatus } from '../sys/native.js';
+import { pidfdSignaller } from '../sys/process.js';
 import { signalNumber } from '../sys/signals.js';
 import type { ChildNamespaces } from '../child/config.js';
 import { diagnoseUserNamespaceFailure } from './preflight.js';
@@ -89,17 +90,11 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildHandle> 
   const closed = new Promise<void>((res) => {
     input.once('close', () => res());
   });
-  const pidfd = spawned.pidfd;
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-    close(pidfd);
-  });
   return {
     pid: spawned.pid,
     channel,
     exited,
     closed,
-    signal: (sig) => !gone && pidfdSendSignal(pidfd, sig),
+    signal: pidfdSignaller(spawned.pidfd, exited),
   };
 }

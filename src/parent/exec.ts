@@ -7,9 +7,10 @@
 import { fstatSync, openSync, closeSync, statSync } from 'node:fs';
 import { ExitCode, RootlessError, SyscallError } from '../sys/errors.js';
 import {
-  cloneFlags as CF, close, getpgrp, pidfdSendSignal, spawn, tcgetpgrp, tcsetpgrp, type ExitStatus,
+  cloneFlags as CF, close, getpgrp, spawn, tcsetpgrp, type ExitStatus,
 } from '../sys/native.js';
-import { forwardSignals, signalNumber } from '../sys/signals.js';
+import { signalNumber } from '../sys/signals.js';
+import { ownsTerminal, relaySignals } from '../sys/process.js';
 import { DEFAULT_PATH, envValue, notRunnable } from '../child/command.js';
 import { NS_NAMES, readSession, type NsName, type SessionRecord } from './sessions.js';
 
@@ -95,15 +96,11 @@ export async function execInSession(req: ExecRequest): Promise<number> {
   const record = runningSession(req.stateDir, req.label);
   const ns = openNamespaces(record, req.label);
   const name = req.command[0];
-  const foreground = tcgetpgrp(0) > 0 && tcgetpgrp(0) === getpgrp();
+  const foreground = ownsTerminal();
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
   let pidfd = -1;
-  const held: number[] = [];
-  const stopForwarding = forwardSignals((_sig, num) => {
-    if (pidfd < 0) held.push(num);
-    else pidfdSendSignal(pidfd, num);
-  });
+  const relay = relaySignals();
   try {
     // The caller's directory if the session has it, else the target's, else /.
     const cwds = [...new Set([process.cwd(), record.cwd, '/'])];
@@ -138,11 +135,11 @@ export async function execInSession(req: ExecRequest): Promise<number> {
     }
   } finally {
     ns.close();
-    if (pidfd < 0) stopForwarding();
+    if (pidfd < 0) relay.stop();
   }
-  for (const num of held) pidfdSendSignal(pidfd, num);
+  relay.attach(pidfd);
   const status = await exited;
-  stopForwarding();
+  relay.stop();
   close(pidfd);
   if (foreground) {
     try {

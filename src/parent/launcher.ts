@@ -9,7 +9,8 @@ import type { ChildLog, ChildTargetExited } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { errorFromChildError } from '../protocol/channel.js';
 import { ExitCode, RootlessError } from '../sys/errors.js';
-import { getpgrp, tcgetpgrp, tcsetpgrp } from '../sys/native.js';
+import { getpgrp, tcsetpgrp } from '../sys/native.js';
+import { ownsTerminal } from '../sys/process.js';
 import { TERMINATING_SIGNALS, forwardSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
 import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
@@ -43,12 +44,6 @@ function identity(): UserIdentity {
   return { name, uid, gid };
 }
 
-/** The launcher is in the foreground of the terminal on stdin (tcgetpgrp
- * answers -1 for anything but a terminal, so no node:tty is needed). */
-function ownsTerminal(): boolean {
-  const fg = tcgetpgrp(0);
-  return fg > 0 && fg === getpgrp();
-}
 
 function childLogLevel(level: Logger['level']): ChildLogLevel {
   return level === 'fatal' ? 'error' : level;

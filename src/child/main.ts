@@ -97,7 +97,7 @@ main().catch((err: unknown) => {
       ...(e.hint ? { hint: e.hint } : {}),
     });
   } catch {
-    writeStderr(`rootless (child): ${e.oneLine()}\n`);
+    writeStderr(`rootless: error: (child) ${e.oneLine()}\n`);
   }
   finish(1);
 });

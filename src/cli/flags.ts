@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../sys/errors.js';
 import {
   COPY_UP_MODES,
+  LOG_FORMATS,
   LOG_LEVELS,
   MTU_MAX,
   MTU_MIN,
@@ -416,6 +417,16 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     parse: choice('--log-level', LOG_LEVELS),
     group: 'Logging',
     description: `log level ${choices(LOG_LEVELS)} (default: "info", or "debug" with --debug)`,
+  },
+  {
+    long: 'log-format',
+    kind: 'value',
+    key: 'logFormat',
+    arg: 'format',
+    parse: choice('--log-format', LOG_FORMATS),
+    group: 'Logging',
+    description: `"text": lines like "rootless: warning: ..."; "json": one JSON record per line ${choices(LOG_FORMATS)}`,
+    default: D.logFormat,
   },
 ];
 

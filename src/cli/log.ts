@@ -1,16 +1,22 @@
-// The launcher's logger: pino, writing to stderr only (stdout belongs to
-// the target). JSON lines when stderr is not a terminal; one readable line
-// per record on a terminal. pino is loaded on the first record that passes
-// the level: a quiet run (the common case) never pays its ~15 ms load.
+// The launcher's logger, writing to stderr only (stdout belongs to the
+// target). Two forms:
+//  - text (the default, wherever stderr goes: terminal, pipe, journal, CI
+//    log): one line per record, `rootless: warning: message (key=value ...)`.
+//  - json (--log-format=json): one pino JSON record per line.
+// Text lines are formatted here without pino; pino is loaded on the first
+// JSON record that passes the level, so a quiet run never pays its ~15 ms.
 import { writeStderr } from '../sys/stderr.js';
 import { createRequire } from 'node:module';
 import type { Logger as PinoLogger, LevelWithSilent } from 'pino';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type LogFormat = 'text' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 type Emitting = Exclude<LogLevel, 'silent'>;
 
 const RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
-const LABEL: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+/** What a text line calls each level. */
+const TEXT_LABEL: Record<Emitting, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warning', error: 'error', fatal: 'error' };
 
 export interface Logger {
   readonly level: LogLevel;
@@ -22,33 +28,58 @@ export interface Logger {
   error(msgOrFields: string | Record<string, unknown>, msg?: string): void;
 }
 
-/** Formats pino's JSON records as "rootless: warn: message (key=value ...)". */
-export function humanLine(json: string): string {
-  let rec: Record<string, unknown>;
-  try {
-    rec = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return json;
+/**
+ * Keys every JSON record has at its top level. A field of the same name
+ * (e.g. a driver's "pid") would repeat the key in one object, which JSON
+ * parsers resolve differently; such a field is renamed "field_<key>".
+ */
+const RESERVED = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+export function safeFields(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(fields)) {
+    if (!RESERVED.has(key)) continue;
+    out ??= { ...fields };
+    delete out[key];
+    out[`field_${key}`] = fields[key];
   }
-  const { level, msg, time: _t, pid: _p, hostname: _h, name, ...rest } = rec;
-  const who = typeof name === 'string' ? name : 'rootless';
-  const label = LABEL[level as number] ?? String(level);
-  const extras = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
-  return `${who}: ${label}: ${String(msg ?? '')}${extras ? ` (${extras})` : ''}\n`;
+  return out ?? fields;
 }
 
-export function createLogger(level: LogLevel, opts: { human?: boolean } = {}): Logger {
-  const human = opts.human ?? process.stderr.isTTY === true;
+function fieldText(v: unknown): string {
+  // Objects and arrays as compact JSON (already one token); strings quoted
+  // only when they would not read back as one.
+  if (typeof v !== 'string') return JSON.stringify(v) ?? String(v);
+  return v === '' || /[\s"=()]/.test(v) ? JSON.stringify(v) : v;
+}
+
+/** One text record: "rootless: warning: message (key=value ...)\n". */
+export function textLine(level: Emitting, msg: string, fields: Record<string, unknown> = {}): string {
+  const extras = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${fieldText(v)}`)
+    .join(' ');
+  // One record, one line: a message never breaks the line structure.
+  const text = msg.replace(/\r?\n/g, ' ');
+  return `rootless: ${TEXT_LABEL[level]}: ${text}${extras ? ` (${extras})` : ''}\n`;
+}
+
+export interface LoggerOptions {
+  /** Default 'text'. */
+  format?: LogFormat;
+  /** Where text lines go; default stderr (write(2) on fd 2). */
+  write?: (text: string) => void;
+}
+
+export function createLogger(level: LogLevel, opts: LoggerOptions = {}): Logger {
+  const format = opts.format ?? 'text';
+  const write = opts.write ?? writeStderr;
   let pino: PinoLogger | undefined;
-  const load = (): PinoLogger => {
+  const loadPino = (): PinoLogger => {
     if (pino) return pino;
     const require = createRequire(import.meta.url);
     const pinoFn = require('pino') as typeof import('pino').default;
-    const dest = human
-      ? { write: (line: string) => writeStderr(humanLine(line)) }
-      : pinoFn.destination({ fd: 2, sync: true });
+    const dest = opts.write ? { write: opts.write } : pinoFn.destination({ fd: 2, sync: true });
     pino = pinoFn({ level: level as LevelWithSilent, base: { pid: process.pid }, name: 'rootless' }, dest);
     return pino;
   };
@@ -56,8 +87,10 @@ export function createLogger(level: LogLevel, opts: { human?: boolean } = {}): L
     (lvl: Emitting) =>
     (a: string | Record<string, unknown>, msg?: string): void => {
       if (RANK[lvl] < RANK[level]) return;
-      if (typeof a === 'string') load()[lvl](a);
-      else load()[lvl](a, msg);
+      const fields = typeof a === 'string' ? {} : a;
+      const text = typeof a === 'string' ? a : (msg ?? '');
+      if (format === 'text') write(textLine(lvl, text, fields));
+      else loadPino()[lvl](safeFields(fields), text);
     };
   return {
     level,

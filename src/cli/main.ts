@@ -8,25 +8,28 @@ import { writeStderr, writeStdout } from '../sys/stderr.js';
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
 import { CliExit, invokedAsRootlesskit, parseRunFlags, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
-import { createLogger } from './log.js';
+import { createLogger, textLine } from './log.js';
 import { mark } from '../sys/trace.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
 async function run(options: RunOptions): Promise<number> {
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel, { format: options.logFormat });
   const { launch } = await import('../parent/launcher.js');
   try {
     const result = await launch(options, log);
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof RootlessError ? err.exitCode : ExitCode.LauncherFailed;
-    writeStderr(`rootless: ${errorMessage(err)}\n`);
-    if (err instanceof RootlessError) {
-      log.debug({ step: err.step, code: err.code, subject: err.subject, stack: err.stack }, 'error details');
+    if (options.logFormat === 'json') {
+      // The failure as a record of its own, with the fields a program wants.
+      const fields = err instanceof RootlessError ? { step: err.step, code: err.code, subject: err.subject, hint: err.hint } : {};
+      log.error(fields, err instanceof Error ? err.message : String(err));
     } else {
-      log.debug({ stack: (err as Error)?.stack }, 'unexpected error');
+      writeStderr(textLine('error', errorMessage(err)));
     }
+    const details = err instanceof RootlessError ? { step: err.step, code: err.code, subject: err.subject } : {};
+    log.debug({ ...details, stack: (err as Error)?.stack }, 'error details');
     return exitCode;
   }
 }

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { UsageError } from '../sys/errors.js';
 import { parsePublishFlags } from '../port/spec.js';
+import type { LogFormat } from './log.js';
 
 export type NetDriver = 'host' | 'none' | 'slirp4netns' | 'pasta';
 export type PortDriverName = 'none' | 'builtin' | 'slirp4netns' | 'implicit';
@@ -17,12 +18,14 @@ export type Tristate = 'auto' | 'true' | 'false';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type SubidSource = 'auto' | 'static' | 'dynamic' | 'none';
 export type CopyUpMode = 'tmpfs+symlink';
+export type { LogFormat } from './log.js';
 
 export const NET_DRIVERS: readonly NetDriver[] = ['host', 'none', 'slirp4netns', 'pasta'];
 export const PORT_DRIVERS: readonly PortDriverName[] = ['none', 'builtin', 'slirp4netns', 'implicit'];
 export const PROPAGATIONS: readonly Propagation[] = ['rprivate', 'private', 'rslave', 'slave', 'rshared', 'shared'];
 export const TRISTATES: readonly Tristate[] = ['auto', 'true', 'false'];
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 export const SUBID_SOURCES: readonly SubidSource[] = ['auto', 'dynamic', 'static', 'none'];
 export const COPY_UP_MODES: readonly CopyUpMode[] = ['tmpfs+symlink'];
 
@@ -78,6 +81,8 @@ export interface RunOptions {
   copyUp: string[];
   copyUpMode: CopyUpMode;
   logLevel: LogLevel;
+  /** text: `rootless: warning: ...` lines; json: one JSON record per line. */
+  logFormat: LogFormat;
   /** Session name. */
   name: string | undefined;
 }
@@ -110,6 +115,7 @@ export function defaultRunOptions(command: string[]): RunOptions {
     copyUp: [],
     copyUpMode: 'tmpfs+symlink',
     logLevel: 'info',
+    logFormat: 'text',
     name: undefined,
   };
 }
@@ -306,6 +312,7 @@ export function validateRunOptions(o: RunOptions): RunOptions {
     copyUp: [],
     copyUpMode: parseChoice('--copy-up-mode', o.copyUpMode, COPY_UP_MODES),
     logLevel: parseChoice('--log-level', o.logLevel, LOG_LEVELS),
+    logFormat: parseChoice('--log-format', o.logFormat, LOG_FORMATS),
     name: o.name === undefined ? undefined : parseSessionName(o.name),
   };
 

@@ -65,7 +65,7 @@ export function spawnDriver(o: DriverSpawnOptions): DriverProcess {
     closeSync(devnull);
     close(outW);
   }
-  o.log.debug({ driver: o.name, pid: spawned.pid, argv: o.argv }, 'network driver started');
+  o.log.debug({ driver: o.name, driverPid: spawned.pid, argv: o.argv }, 'network driver started');
 
   const tail: string[] = [];
   let partial = '';

@@ -114,7 +114,7 @@ export function evacuateCgroup2(g: Cgroup2Group, name: string, log: Logger): voi
         writeFileSync(join(target, 'cgroup.procs'), pid);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ESRCH') log.warn({ pid, code, cgroup: target }, 'cannot move a process into the evacuation cgroup');
+        if (code !== 'ESRCH') log.warn({ processPid: pid, code, cgroup: target }, 'cannot move a process into the evacuation cgroup');
       }
     }
   }

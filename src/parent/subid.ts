@@ -251,3 +251,62 @@ export async function lookupSubIds(
   }
   return { ranges: [], origin: 'none', warnings };
 }
+
+/** One line of a subuid(5)/subgid(5) file, whoever owns it. */
+export interface OwnedSubIdRange extends SubIdRange {
+  owner: string;
+  /** 1-based line number. */
+  line: number;
+}
+
+/** Every well-formed range in a subuid/subgid file, any owner, in file order. */
+export function parseAllSubIdRanges(text: string): OwnedSubIdRange[] {
+  const out: OwnedSubIdRange[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const fields = (lines[i] ?? '').trim().split(':').map((f) => f.trim());
+    if (fields.length !== 3 || fields[0] === '' || fields[0]!.startsWith('#')) continue;
+    if (rangeProblem(fields[1]!, fields[2]!) !== undefined) continue;
+    out.push({ owner: fields[0]!, start: Number(fields[1]), count: Number(fields[2]), line: i + 1 });
+  }
+  return out;
+}
+
+/** shadow's SUB_UID_MIN default (login.defs(5)): ranges start here at the lowest. */
+export const SUB_ID_FLOOR = 100000;
+/** What a user needs for a full container image (ids 0-65535). */
+export const SUB_ID_COUNT = 65536;
+
+/**
+ * A range of `count` ids that is free on this machine: after every range in
+ * `taken` (both files' ranges, so one A-B serves subuid and subgid), at
+ * SUB_ID_FLOOR at the lowest, and not containing `ownId`. Undefined when the
+ * id space is exhausted.
+ */
+export function freeSubIdRange(taken: readonly SubIdRange[], ownId: number, count = SUB_ID_COUNT): SubIdRange | undefined {
+  let start = SUB_ID_FLOOR;
+  for (const r of taken) start = Math.max(start, r.start + r.count);
+  if (ownId >= start && ownId < start + count) start = ownId + 1;
+  if (start + count > ID_LIMIT) return undefined;
+  return { start, count };
+}
+
+/** Reads both files (missing ones count as empty) and picks a free range for the user. */
+export async function suggestSubIdRange(ownId: number, opts: SubIdLookupOptions = {}): Promise<SubIdRange | undefined> {
+  const read = async (file: string): Promise<OwnedSubIdRange[]> => {
+    try {
+      return parseAllSubIdRanges(await readFile(file, 'utf8'));
+    } catch {
+      return [];
+    }
+  };
+  const [uids, gids] = await Promise.all([read(opts.subuidFile ?? '/etc/subuid'), read(opts.subgidFile ?? '/etc/subgid')]);
+  return freeSubIdRange([...uids, ...gids], ownId);
+}
+
+/** The command that grants `range` to the user, e.g. "usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice". */
+export function grantSubIdsCommand(user: SubIdUser, range: SubIdRange): string {
+  const ab = `${range.start}-${range.start + range.count - 1}`;
+  if (user.name === undefined) return `echo ${user.id}:${range.start}:${range.count} | tee -a /etc/subuid /etc/subgid`;
+  return `usermod --add-subuids ${ab} --add-subgids ${ab} ${user.name}`;
+}

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { RootlessError } from '../sys/errors.js';
 import { buildIdMap, describeIdMap, idMapFileText, resolveHelper, writeIdMapsWithHelpers, type IdMapEntry } from './idmap.js';
-import { lookupSubIds, type SubIdLookupOptions } from './subid.js';
+import { grantSubIdsCommand, lookupSubIds, suggestSubIdRange, type SubIdLookupOptions } from './subid.js';
 
 export type SubIdSource = 'auto' | 'static' | 'dynamic' | 'none';
 
@@ -46,6 +46,13 @@ function fallbackWarning(user: UserIdentity, why: string, fix: string): string {
   );
 }
 
+/** "run as root: usermod --add-subuids A-B ..." with a range that is free on this machine. */
+async function grantLine(user: UserIdentity, lookupOpts: SubIdLookupOptions): Promise<string> {
+  const range = await suggestSubIdRange(user.uid, lookupOpts);
+  if (range === undefined) return 'grant this user 65536 sub-ids in /etc/subuid and /etc/subgid (as root; no free range is left)';
+  return `run as root: ${grantSubIdsCommand({ name: user.name, id: user.uid }, range)}`;
+}
+
 export async function planUserMap(
   source: SubIdSource,
   user: UserIdentity,
@@ -55,7 +62,6 @@ export async function planUserMap(
   if (source === 'none') return single(user, [], ['--subid-source=none: single mapping']);
 
   const who = user.name ?? String(user.uid);
-  const addLine = `add "${who}:100000:65536" to /etc/subuid and /etc/subgid (as root), or pass --subid-source=none to silence this`;
   const newuidmap = resolveHelper('newuidmap', pathEnv);
   const newgidmap = resolveHelper('newgidmap', pathEnv);
   if (!newuidmap || !newgidmap) {
@@ -79,10 +85,11 @@ export async function planUserMap(
   const missing = uidMap.entries.length <= 1 ? 'subuid' : gidMap.entries.length <= 1 ? 'subgid' : undefined;
   if (missing) {
     const why = `no sub-${missing === 'subuid' ? 'uid' : 'gid'} range for ${who} (${source === 'dynamic' ? 'getsubids' : `/etc/${missing}`})`;
+    const grant = await grantLine(user, lookupOpts);
     if (source !== 'auto') {
-      throw new RootlessError(`${why} (--subid-source=${source})`, { step: 'sub-id lookup', code: 'ENOENT', hint: addLine.replace(/, or pass.*/, '') });
+      throw new RootlessError(`${why} (--subid-source=${source})`, { step: 'sub-id lookup', code: 'ENOENT', hint: grant });
     }
-    return single(user, [...warnings, fallbackWarning(user, why, `To fix it, ${addLine}.`)], notes);
+    return single(user, [...warnings, fallbackWarning(user, why, `To fix it, ${grant}, or pass --subid-source=none to silence this.`)], notes);
   }
   notes.push(`uid map ${describeIdMap(uidMap.entries)} (${uids.origin})`, `gid map ${describeIdMap(gidMap.entries)} (${gids.origin})`);
   return { mode: 'subids', uid: uidMap.entries, gid: gidMap.entries, helpers: { newuidmap, newgidmap }, warnings, notes };

@@ -291,8 +291,20 @@ nosubTest('a user without sub-ids falls back to a single mapping with a warning 
   const r = await run(N, ['run', '--', 'sh', '-c', 'id -u; wc -l < /proc/self/uid_map']);
   t.is(r.code, 0, r.stderr);
   t.deepEqual(r.stdout.trim().split('\n').map((s) => s.trim()), ['0', '1']);
-  t.regex(r.stderr, /no sub-uid range/);
-  t.regex(r.stderr, new RegExp(`${N.name}:100000:65536`));
+  t.regex(r.stderr, /^rootless: warning: no sub-uid range/m);
+  // The suggested range is free: it overlaps no range of /etc/subuid or /etc/subgid.
+  const m = new RegExp(`usermod --add-subuids (\\d+)-(\\d+) --add-subgids \\1-\\2 ${N.name}\\b`).exec(r.stderr);
+  t.truthy(m, r.stderr);
+  const [a, b] = [Number(m![1]), Number(m![2])];
+  t.is(b - a + 1, 65536);
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [owner, start, count] = line.split(':');
+      if (!owner || start === undefined || count === undefined) continue;
+      const [s, e] = [Number(start), Number(start) + Number(count) - 1];
+      t.false(a <= e && s <= b, `${a}-${b} overlaps ${file}: ${line}`);
+    }
+  }
 });
 
 nosubTest('a user without sub-ids gets an error with --subid-source=static', async (t) => {

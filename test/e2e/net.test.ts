@@ -205,7 +205,7 @@ for (const [driver, flag, pkg] of [['slirp4netns', '--slirp4netns-binary', 'slir
     const state = join(dir, 'state');
     const r = await run(U, ['run', `--net=${driver}`, `${flag}=/nonexistent/${driver}`, `--state-dir=${state}`, '--', 'true']);
     t.is(r.code, 125);
-    t.is(r.stderr, `rootless: /nonexistent/${driver}: no such file; --net=${driver} needs it (Debian package: ${pkg})\n`);
+    t.is(r.stderr, `rootless: error: /nonexistent/${driver}: no such file; --net=${driver} needs it (Debian package: ${pkg})\n`);
     t.false(existsSync(state), 'nothing was started: not even the state dir');
   });
 
@@ -217,14 +217,14 @@ for (const [driver, flag, pkg] of [['slirp4netns', '--slirp4netns-binary', 'slir
     if (U.switchTo) chownSync(file, U.uid, U.gid);
     const r = await run(U, ['run', `--net=${driver}`, `${flag}=${file}`, '--', 'true']);
     t.is(r.code, 125);
-    t.is(r.stderr, `rootless: ${file}: not an executable file (EACCES); --net=${driver} needs it (Debian package: ${pkg})\n`);
+    t.is(r.stderr, `rootless: error: ${file}: not an executable file (EACCES); --net=${driver} needs it (Debian package: ${pkg})\n`);
   });
 }
 
 e2e('slirp4netns missing from PATH names the package', async (t) => {
   const r = await run(U, ['run', '--net=slirp4netns', '--', 'true'], { env: { PATH: '/nonexistent', ROOTLESS_NODE: process.execPath } });
   t.is(r.code, 125);
-  t.is(r.stderr, 'rootless: slirp4netns: not found in PATH; --net=slirp4netns needs it (Debian package: slirp4netns)\n');
+  t.is(r.stderr, 'rootless: error: slirp4netns: not found in PATH; --net=slirp4netns needs it (Debian package: slirp4netns)\n');
 });
 
 /** All descendants of a pid (from /proc), with their argv. */
@@ -272,7 +272,7 @@ for (const driver of DRIVERS) {
     process.kill(pid!, 'SIGKILL');
     const r = await done;
     t.is(r.code, 125);
-    t.regex(r.stderr, new RegExp(`rootless: ${driver} \\(pid ${pid}\\) was killed by SIGKILL during the session; the session has no network, so it ends\\n$`));
+    t.regex(r.stderr, new RegExp(`rootless: error: ${driver} \\(pid ${pid}\\) was killed by SIGKILL during the session; the session has no network, so it ends\\n$`));
     t.true(await eventually(async () => !(await alive(target)), 10_000), 'the target is gone');
   });
 
@@ -293,7 +293,7 @@ e2e('a driver that fails to start: its own words in one line, exit 125', async (
   // taken: lo exists), so slirp4netns itself fails.
   const r = await run(U, ['run', '--net=slirp4netns', '--ifname=lo', '--', 'true']);
   t.is(r.code, 125);
-  t.regex(r.stderr, /^rootless: slirp4netns exited with code \d+ before the network was ready/);
+  t.regex(r.stderr, /^rootless: error: slirp4netns exited with code \d+ before the network was ready/);
   t.is(lines(r.stderr).length, 1, r.stderr);
 });
 

@@ -4,7 +4,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RootlessError } from '../../src/sys/errors.js';
-import { lookupSubIds, parseGetsubidsOutput, parseSubIdFile } from '../../src/parent/subid.js';
+import { freeSubIdRange, grantSubIdsCommand, lookupSubIds, parseAllSubIdRanges, parseGetsubidsOutput, parseSubIdFile, suggestSubIdRange } from '../../src/parent/subid.js';
+import { planUserMap } from '../../src/parent/usermap.js';
 import type { SubIdUser } from '../../src/parent/subid.js';
 
 const alice: SubIdUser = { name: 'alice', id: 1001 };
@@ -300,4 +301,49 @@ test('lookupSubIds dynamic with a missing getsubids throws ENOENT', async (t) =>
   );
   t.is(err?.step, 'getsubids');
   t.is(err?.code, 'ENOENT');
+});
+
+// ---- free range suggestion (the fallback warning and rootless doctor) ------
+
+test('freeSubIdRange starts at 100000 on a machine without ranges', (t) => {
+  t.deepEqual(freeSubIdRange([], 1001), { start: 100000, count: 65536 });
+});
+
+test('freeSubIdRange goes after every existing range, whatever the file order', (t) => {
+  const taken = parseAllSubIdRanges('bob:165536:65536\n# c\nalice:100000:65536\nbad line\ncarol:x:1\n');
+  t.deepEqual(taken.map((r) => [r.owner, r.start, r.count, r.line]), [['bob', 165536, 65536, 1], ['alice', 100000, 65536, 3]]);
+  const r = freeSubIdRange(taken, 1001)!;
+  t.is(r.start, 231072);
+  for (const o of taken) t.false(r.start < o.start + o.count && o.start < r.start + r.count, `overlaps ${o.owner}`);
+});
+
+test('freeSubIdRange never contains the user\'s own uid, and gives up at the end of the id space', (t) => {
+  t.deepEqual(freeSubIdRange([], 120000), { start: 120001, count: 65536 });
+  t.is(freeSubIdRange([{ start: 100000, count: 0xffffffff - 100000 - 10 }], 1001), undefined);
+});
+
+test('suggestSubIdRange reads both files, and the fallback warning suggests that free range', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'subid-suggest-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const subuid = path.join(dir, 'subuid');
+  const subgid = path.join(dir, 'subgid');
+  await writeFile(subuid, 'other:100000:65536\n');
+  await writeFile(subgid, 'other:100000:65536\nthird:300000:65536\n');
+  t.deepEqual(await suggestSubIdRange(1002, { subuidFile: subuid, subgidFile: subgid }), { start: 365536, count: 65536 });
+  t.is(grantSubIdsCommand({ name: 'nosub', id: 1002 }, { start: 365536, count: 65536 }), 'usermod --add-subuids 365536-431071 --add-subgids 365536-431071 nosub');
+
+  const plan = await planUserMap('auto', { name: 'nosub', uid: 1002, gid: 1002 }, '/usr/sbin:/usr/bin:/sbin:/bin', {
+    subuidFile: subuid, subgidFile: subgid, getsubids: path.join(dir, 'no-getsubids'),
+  });
+  if (plan.mode === 'single' && plan.warnings.some((w) => /not found in PATH/.test(w))) {
+    t.log('newuidmap is not installed here: the warning names the package instead of a range');
+    t.regex(plan.warnings.join('\n'), /uidmap/);
+    return;
+  }
+  t.is(plan.mode, 'single');
+  const warning = plan.warnings.join('\n');
+  t.regex(warning, /usermod --add-subuids 365536-431071 --add-subgids 365536-431071 nosub/);
+  t.notRegex(warning, /100000/);
+  const err = await t.throwsAsync(planUserMap('static', { name: 'nosub', uid: 1002, gid: 1002 }, undefined, { subuidFile: subuid, subgidFile: subgid }), { instanceOf: RootlessError });
+  t.regex(err!.hint ?? '', /usermod --add-subuids 365536-431071/);
 });

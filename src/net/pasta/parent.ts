@@ -100,7 +100,7 @@ export async function startPasta(opts: RunOptions, ctx: NetworkContext, file: st
     return abandon(proc, polite, err);
   }
   const net = guestNetwork(opts.cidr);
-  ctx.log.debug({ pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'pasta is ready');
+  ctx.log.debug({ driverPid: pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'pasta is ready');
   return driverSession({
     proc,
     childInfo: {

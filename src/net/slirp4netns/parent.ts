@@ -121,7 +121,7 @@ export async function startSlirp4netns(opts: RunOptions, ctx: NetworkContext, fi
     // slirp4netns makes it before ready; the 0700 state dir guards it anyway
   }
   const net = guestNetwork(opts.cidr);
-  ctx.log.debug({ pid: proc.pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'slirp4netns is ready');
+  ctx.log.debug({ driverPid: proc.pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'slirp4netns is ready');
   return driverSession({
     proc,
     childInfo: {

@@ -12,7 +12,9 @@
 //    and UDP sockets. A worker accepts, sends the child a fixed-size
 //    request, receives the reply with the connected socket, and relays the
 //    two sockets with splice(2) through a pipe per direction (the bytes stay
-//    in the kernel), edge-triggered. A direction whose source reached EOF
+//    in the kernel), edge-triggered. A direction takes a pipe from the
+//    worker's pool only while bytes are in flight and returns it drained, so
+//    an idle connection holds two fds. A direction whose source reached EOF
 //    and whose pipe is empty shuts down writing on its destination
 //    (half-close); the connection is closed when both directions are done,
 //    or at once (RST to the survivor) on an error. Workers share nothing;
@@ -353,6 +355,7 @@ struct Worker {
   void OnControlLost(const std::string& why);
   void Pump(Conn* c);
   int PumpDirection(Conn* c, int d, size_t* budget);
+  int MoveBytes(Conn* c, int d, size_t* budget);
   void Attach(Conn* c, int childFd);
   void Finish(Conn* c, bool reset);
   bool GetPipe(Pipe* p);
@@ -457,15 +460,26 @@ void Worker::Finish(Conn* c, bool reset) {
 
 // Moves bytes of one direction until the source has nothing, the
 // destination is full, or the budget is spent. Returns -1 on error, 1 when
-// the budget ran out, 0 otherwise.
+// the budget ran out, 0 otherwise. The direction holds a pipe only while
+// bytes wait in it (the destination was full): a drained pipe goes back to
+// the worker's pool, so an idle connection costs its two sockets, not six
+// fds (pipes acquired on demand, as haproxy does).
 int Worker::PumpDirection(Conn* c, int d, size_t* budget) {
   Direction& dir = c->dir[d];
   if (dir.shut) return 0;
+  int r = MoveBytes(c, d, budget);
+  if (dir.buffered == 0) PutPipe(&dir.pipe, true);
+  return r;
+}
+
+int Worker::MoveBytes(Conn* c, int d, size_t* budget) {
+  Direction& dir = c->dir[d];
   int src = c->fd[d == 0 ? 0 : 1];
   int dst = c->fd[d == 0 ? 1 : 0];
   for (;;) {
     bool progress = false;
-    if (!dir.eof && dir.buffered < dir.pipe.cap) {
+    if (!dir.eof && (dir.pipe.r < 0 || dir.buffered < dir.pipe.cap)) {
+      if (dir.pipe.r < 0 && !GetPipe(&dir.pipe)) return -1;
       ssize_t n = splice(src, nullptr, dir.pipe.w, nullptr, dir.pipe.cap - dir.buffered, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         dir.buffered += static_cast<size_t>(n);
@@ -532,10 +546,6 @@ void Worker::Pump(Conn* c) {
 void Worker::Attach(Conn* c, int childFd) {
   // The child made it SOCK_NONBLOCK and TCP_NODELAY: the flags travel with it.
   c->fd[1] = childFd;
-  if (!GetPipe(&c->dir[0].pipe) || !GetPipe(&c->dir[1].pipe)) {
-    Finish(c, true);
-    return;
-  }
   for (int i = 0; i < 2; i++) {
     c->end[i].conn = c;
     epoll_event ev{};

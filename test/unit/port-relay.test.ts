@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import {
   createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, startConnector,
 } from '../../src/sys/native-port.js';
@@ -207,6 +208,50 @@ test('tcp: 200 concurrent connections, two workers with SO_REUSEPORT', async (t)
     t.is(s.connsAccepted, 200);
     t.true(await eventually(() => relayStats(r.relay).connsActive === 0));
   } finally {
+    r.stop();
+    inner.close();
+  }
+});
+
+test.serial('tcp: an idle relayed connection costs the relay its two sockets, no pipes', async (t) => {
+  // Serial: the fds of this process are counted, no other test may open any.
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const r = rig();
+  const inner = server((s) => s.pipe(s));
+  inner.maxConnections = 1000;
+  const childPort = port();
+  const hostPort = port();
+  await listen(inner, childPort);
+  const conns: Socket[] = [];
+  const open = async (): Promise<Socket> => {
+    const c = connect(hostPort, '127.0.0.1');
+    c.on('error', () => {});
+    conns.push(c);
+    await once(c, 'connect');
+    c.write('x');
+    await once(c, 'data');
+    return c;
+  };
+  try {
+    addTcp(r, 1, hostPort, childPort);
+    await open(); // the worker's first connection: pool and buffers exist
+    const before = fds();
+    const N = 100;
+    for (let i = 0; i < N; i++) await open();
+    // Each: our client, the inner server's socket, the relay's two sockets;
+    // a pipe per direction held for the connection's life would add four.
+    const perConn = (fds() - before) / N;
+    t.true(perConn <= 4.5, `${perConn} fds per idle connection`);
+    // Pipes come back drained and serve the next bytes: 4 MiB each way on one.
+    const c = conns[1]!;
+    const payload = randomBytes(4 << 20);
+    const got = readAll(c);
+    c.end(payload);
+    const echoed = await got;
+    t.is(echoed.length, payload.length);
+    t.true(echoed.equals(payload), 'the echo matches');
+  } finally {
+    for (const c of conns) c.destroy();
     r.stop();
     inner.close();
   }

@@ -52,6 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rootless::InitNet(env, exports);
   rootless::InitPort(env, exports);
   rootless::InitNs(env, exports);
+  rootless::InitNotify(env, exports);
   return exports;
 }
 

@@ -25,5 +25,6 @@ void InitSys(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);   // addon/net.cc
 void InitPort(Napi::Env env, Napi::Object exports);  // addon/port.cc
 void InitNs(Napi::Env env, Napi::Object exports);    // addon/ns.cc
+void InitNotify(Napi::Env env, Napi::Object exports); // addon/notify.cc
 
 }  // namespace rootless

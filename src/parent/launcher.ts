@@ -17,6 +17,7 @@ import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight
 import { openStateDir, type StateDir } from './statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
+import { startNotifyRelay, type NotifyRelay } from './notify.js';
 import { mark } from '../sys/trace.js';
 import { prepareIsolation } from './isolation.js';
 import { checkNetwork, startNetwork, type NetworkSession } from '../net/index.js';
@@ -74,6 +75,7 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
   let network: NetworkSession | undefined;
   let networkStarting: Promise<NetworkSession> | undefined;
   let ports: PortSession | undefined;
+  let notify: NotifyRelay | undefined;
   const api = new ApiSession(log);
   // Until the target is known to run: terminating signals go to the child
   // at once (its default action, or its forwarder, ends the start); other
@@ -98,10 +100,12 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     );
     log.debug({ childPid: child.pid, stateDir: state.path }, 'child cloned');
     isolation.attach(state, child.pid, log);
+    // Before the target can start: it may notify at once.
+    notify = startNotifyRelay(process.env, state, log);
     const awaitDrivers = opts.net !== 'host' || opts.portDriver !== 'none';
     const config: ChildConfig = {
       command: opts.command,
-      env: targetEnvironment(process.env, state.path),
+      env: targetEnvironment(process.env, state.path, notify?.targetSocket),
       cwd: process.cwd(),
       propagation: opts.propagation,
       logLevel: childLogLevel(log.level),
@@ -172,6 +176,7 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     throw err;
   } finally {
     stopForwarding();
+    await notify?.stop();
     await api.close();
     await ports?.stop();
     portPrep?.discard();

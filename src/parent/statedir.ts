@@ -11,7 +11,7 @@ import { RootlessError } from '../sys/errors.js';
 import { flock } from '../sys/native.js';
 
 /** Files a session may create; only these are removed from a stale dir. */
-export const STATE_FILES = ['child_pid', 'netns', 'resolv.conf', 'hosts', 'api.sock', 'slirp4netns.sock', 'pasta.pid', 'session.json'];
+export const STATE_FILES = ['child_pid', 'netns', 'resolv.conf', 'hosts', 'api.sock', 'slirp4netns.sock', 'pasta.pid', 'session.json', 'notify.sock'];
 
 export interface StateDir {
   readonly path: string;

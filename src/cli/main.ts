@@ -58,6 +58,7 @@ async function other(argv: string[]): Promise<number> {
     const { apiCommand } = await import('./api-commands.js');
     return apiCommand(parsed.kind, parsed.argv);
   }
+  if (parsed.kind === 'doctor') return (await import('../doctor/index.js')).doctorCommand(parsed.argv);
   writeStderr(`rootless ${parsed.kind}: not implemented yet\n`);
   return ExitCode.Usage;
 }

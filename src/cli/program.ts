@@ -42,7 +42,7 @@ export interface CliOutput {
 }
 
 /** Subcommands whose argv is handed, unparsed, to their handler. */
-export const PASS_THROUGH_COMMANDS = ['exec', 'ps', 'info', 'ports', 'ctl'] as const;
+export const PASS_THROUGH_COMMANDS = ['exec', 'ps', 'info', 'ports', 'ctl', 'doctor'] as const;
 export type PassThroughCommandName = (typeof PASS_THROUGH_COMMANDS)[number];
 
 export type ParsedCommand =
@@ -58,6 +58,7 @@ export interface ProgramHandlers {
   info(argv: string[]): HandlerResult;
   ports(argv: string[]): HandlerResult;
   ctl(argv: string[]): HandlerResult;
+  doctor(argv: string[]): HandlerResult;
 }
 
 export interface ProgramSettings {
@@ -271,6 +272,7 @@ const PASS_THROUGH_DESCRIPTIONS: Readonly<Record<PassThroughCommandName, string>
   info: 'show information about a session (state dir, namespaces, drivers)',
   ports: 'list, add or remove published ports of a session',
   ctl: 'RootlessKit-compatible control of a session (like rootlessctl)',
+  doctor: 'check whether this machine is ready for rootless, and print the fixes ([--json])',
 };
 
 /**
@@ -336,6 +338,7 @@ export function parseArgv(argv: readonly string[], output: CliOutput = processOu
       info: pass('info'),
       ports: pass('ports'),
       ctl: pass('ctl'),
+      doctor: pass('doctor'),
     },
     { output },
   );

@@ -151,6 +151,20 @@ function codeFromStderr(stderr: string): string | undefined {
 
 type HelperStep = 'newuidmap' | 'newgidmap';
 
+/**
+ * Why the helper `file` cannot write maps beyond the user's own id, or
+ * undefined when it can: it must be set-uid root or carry the file
+ * capability (cap_setuid / cap_setgid). `caps` is getcap's text ('' for
+ * none); undefined when unknown (Node cannot read the xattr itself).
+ */
+export function helperPrivilegeProblem(step: HelperStep, file: string, st: { mode: number; uid: number }, caps: string | undefined): string | undefined {
+  if ((st.mode & 0o4000) !== 0 && st.uid === 0) return undefined;
+  const cap = step === 'newuidmap' ? 'cap_setuid' : 'cap_setgid';
+  if (caps !== undefined && new RegExp(`${cap}[^ ]*[=+][a-z]*e`).test(caps)) return undefined;
+  const found = caps === undefined ? 'its file capabilities are unknown' : caps === '' ? 'and has no file capabilities' : `and its file capabilities (${caps}) lack ${cap}`;
+  return `${file} is not set-uid root ${found}: it needs to be set-uid root or have ${cap}+ep`;
+}
+
 async function failureHint(step: HelperStep, helper: string): Promise<string> {
   const subFile = step === 'newuidmap' ? '/etc/subuid' : '/etc/subgid';
   const cap = step === 'newuidmap' ? 'cap_setuid' : 'cap_setgid';
@@ -160,9 +174,8 @@ async function failureHint(step: HelperStep, helper: string): Promise<string> {
       const st = await stat(file);
       // File capabilities cannot be read from Node (no getxattr), so only the
       // set-uid bit is checked; a missing bit may still be fine with caps.
-      if ((st.mode & 0o4000) === 0 || st.uid !== 0) {
-        return `${file} is not set-uid root: it needs to be set-uid root or have file capabilities (setcap ${cap}+ep ${file}); install it from the Debian package uidmap`;
-      }
+      const problem = helperPrivilegeProblem(step, file, st, undefined);
+      if (problem !== undefined) return `${problem} (setcap ${cap}+ep ${file}); install it from the Debian package uidmap`;
     } catch {
       // No hint about the file then; fall through to the ranges hint.
     }

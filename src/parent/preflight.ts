@@ -19,15 +19,33 @@ export function noNewPrivs(read: ProcReader = readProc): boolean {
   return /^NoNewPrivs:\s*1$/m.test(status);
 }
 
+/**
+ * The kernel settings that forbid unprivileged user namespaces: one sentence
+ * each, and the command that lifts it. The launcher's errors and
+ * `rootless doctor` say the same thing from here.
+ */
+export const USERNS_POLICY = {
+  maxUserNamespacesZero: {
+    message: 'user namespaces are disabled: user.max_user_namespaces is 0',
+    fix: 'sudo sysctl -w user.max_user_namespaces=28633 && echo user.max_user_namespaces=28633 | sudo tee /etc/sysctl.d/90-userns.conf',
+  },
+  unprivilegedCloneZero: {
+    message: 'unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0',
+    fix: 'sudo sysctl -w kernel.unprivileged_userns_clone=1 && echo kernel.unprivileged_userns_clone=1 | sudo tee /etc/sysctl.d/90-userns.conf',
+  },
+  apparmorRestricted: {
+    message:
+      'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): a program without an AppArmor profile that allows "userns," gets a namespace without capabilities, so mounts and id maps fail',
+    fix: 'add an AppArmor profile granting "userns," to node (rootless doctor prints it), or: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+  },
+  noNewPrivs: {
+    message: 'no_new_privs is set on this process, so the set-uid newuidmap/newgidmap cannot gain the privilege to map sub-ids',
+    fix: 'run rootless outside NoNewPrivileges= / setpriv --no-new-privs, or pass --subid-source=none to map only your own uid',
+  },
+} as const;
+
 export function noNewPrivsError(): RootlessError {
-  return new RootlessError(
-    'no_new_privs is set on this process, so the set-uid newuidmap/newgidmap cannot gain the privilege to map sub-ids',
-    {
-      step: 'newuidmap',
-      code: 'EPERM',
-      hint: 'run rootless outside NoNewPrivileges= / setpriv --no-new-privs, or pass --subid-source=none to map only your own uid',
-    },
-  );
+  return new RootlessError(USERNS_POLICY.noNewPrivs.message, { step: 'newuidmap', code: 'EPERM', hint: USERNS_POLICY.noNewPrivs.fix });
 }
 
 /** Explains why clone(CLONE_NEWUSER) failed. */
@@ -39,9 +57,8 @@ export function diagnoseUserNamespaceFailure(err: SyscallError, read: ProcReader
   const apparmor = read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
   if (code === 'ENOSPC' || code === 'EUSERS') {
     if (maxNs === '0') {
-      return new RootlessError('user namespaces are disabled: user.max_user_namespaces is 0', {
-        ...fields, hint: 'enable them with: sysctl -w user.max_user_namespaces=28633 (as root; persist it in /etc/sysctl.d/)',
-      });
+      const p = USERNS_POLICY.maxUserNamespacesZero;
+      return new RootlessError(p.message, { ...fields, hint: `enable them with: ${p.fix}` });
     }
     return new RootlessError(`the limit on user namespaces is reached (user.max_user_namespaces = ${maxNs ?? '?'})`, {
       ...fields, hint: 'raise user.max_user_namespaces or end other sessions',
@@ -49,14 +66,12 @@ export function diagnoseUserNamespaceFailure(err: SyscallError, read: ProcReader
   }
   if (code === 'EPERM') {
     if (debianClone === '0') {
-      return new RootlessError('unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0', {
-        ...fields, hint: 'enable them with: sysctl -w kernel.unprivileged_userns_clone=1 (as root; persist it in /etc/sysctl.d/)',
-      });
+      const p = USERNS_POLICY.unprivilegedCloneZero;
+      return new RootlessError(p.message, { ...fields, hint: `enable them with: ${p.fix}` });
     }
     if (apparmor === '1') {
-      return new RootlessError('AppArmor refuses unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)', {
-        ...fields, hint: 'add an AppArmor profile granting "userns," to node, or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
-      });
+      const p = USERNS_POLICY.apparmorRestricted;
+      return new RootlessError(p.message, { ...fields, hint: p.fix });
     }
     return new RootlessError('the kernel refused to create a user namespace (EPERM)', {
       ...fields, hint: 'a seccomp filter (container runtime) or a chroot may forbid it; rootless must run on the host or in a container that allows nested user namespaces',
@@ -73,13 +88,8 @@ export function diagnoseUserNamespaceFailure(err: SyscallError, read: ProcReader
 /** Refines "no capabilities in the namespace" with the policy that causes it. */
 export function diagnoseNoCapabilities(err: RootlessError, read: ProcReader = readProc): RootlessError {
   if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
-    return new RootlessError(
-      'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1): the namespace holds no capabilities',
-      {
-        step: err.step, code: err.code ?? 'EPERM', cause: err,
-        hint: 'add an AppArmor profile granting "userns," to node (see apparmor.d(5)), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
-      },
-    );
+    const p = USERNS_POLICY.apparmorRestricted;
+    return new RootlessError(p.message, { step: err.step, code: err.code ?? 'EPERM', cause: err, hint: p.fix });
   }
   return err;
 }

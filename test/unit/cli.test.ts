@@ -561,18 +561,21 @@ test('buildProgram calls the injected handlers (async)', async (t) => {
     info: (a) => void calls.push(['info', a]),
     ports: (a) => void calls.push(['ports', a]),
     ctl: (a) => void calls.push(['ctl', a]),
+    doctor: (a) => void calls.push(['doctor', a]),
   };
   await buildProgram(handlers, { output: capture() }).parseAsync(['node', 'rootless', 'run', '--', 'echo', 'hi']);
   await buildProgram(handlers, { output: capture() }).parseAsync(['ps', '-a'], { from: 'user' });
+  await buildProgram(handlers, { output: capture() }).parseAsync(['doctor', '--json'], { from: 'user' });
   t.deepEqual(calls, [
     ['run', ['echo', 'hi']],
     ['ps', ['-a']],
+    ['doctor', ['--json']],
   ]);
   await t.throwsAsync(buildProgram(handlers, { output: capture() }).parseAsync(['run', '--bogus', 'x'], { from: 'user' }), {
     instanceOf: UsageError,
     message: 'rootless run: unknown flag --bogus',
   });
-  t.is(calls.length, 2, 'handler not called on a usage error');
+  t.is(calls.length, 3, 'handler not called on a usage error');
 });
 
 test('handler errors propagate unchanged', async (t) => {
@@ -586,6 +589,7 @@ test('handler errors propagate unchanged', async (t) => {
     info: () => undefined,
     ports: () => undefined,
     ctl: () => undefined,
+    doctor: () => undefined,
   };
   const err = await t.throwsAsync(buildProgram(handlers, { output: capture() }).parseAsync(['run', 'x'], { from: 'user' }));
   t.is(err, boom);

@@ -1,7 +1,6 @@
-// NOTIFY_SOCKET in every mode (docs/systemd.md). systemd's socket is
-// usually abstract ("@/org/freedesktop/systemd1/notify/..."), and abstract
-// unix sockets belong to a network namespace: a target in a new one cannot
-// reach it. So when NOTIFY_SOCKET is set, the launcher (in the host's
+// NOTIFY_SOCKET in every mode (docs/systemd.md). It may be an abstract
+// socket ("@name"), and abstract unix sockets belong to a network
+// namespace: a target in a new one cannot reach it. So when NOTIFY_SOCKET is set, the launcher (in the host's
 // network namespace) binds $STATE/notify.sock, gives the target that path
 // (the state dir is visible at the same path inside), and relays each
 // datagram to the original socket with MAINPID=<launcher pid>.

@@ -156,3 +156,20 @@ e2e('a manager socket nobody listens on: the target is not disturbed, the launch
   t.is(r.stderr.match(/cannot relay a notify message/g)?.length, 1, r.stderr);
   t.regex(r.stderr, /ECONNREFUSED/);
 });
+
+e2e('watchdog: a WATCHDOG_PID naming the launcher is not passed on, and WATCHDOG=1 arrives as the launcher', async (t) => {
+  const listener = await listenNotify(U, address('abstract'));
+  t.teardown(() => listener.close());
+  const script = 'echo "pid=${WATCHDOG_PID-unset} usec=$WATCHDOG_USEC"; systemd-notify WATCHDOG=1';
+  const launcher = start(U, ['run', '--net=slirp4netns', '--pidns', '--', 'sh', '-c', script], {
+    env: { NOTIFY_SOCKET: listener.address },
+    // As systemd starts a unit: WATCHDOG_PID is the main process, the launcher.
+    wrapper: ['sh', '-c', 'WATCHDOG_PID=$$ WATCHDOG_USEC=30000000 exec "$0" "$@"'],
+  });
+  const r = await collect(launcher, 60_000);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'pid=unset usec=30000000\n');
+  const [d] = await listener.waitFor(1);
+  t.is(d!.data, `WATCHDOG=1\nMAINPID=${launcher.pid}`);
+  t.is(d!.pid, launcher.pid!);
+});

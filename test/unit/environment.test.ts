@@ -23,3 +23,12 @@ test('NODE_EXTRA_CA_CERTS saved by bin/rootless comes back under its own name', 
   t.true(out.includes('NODE_EXTRA_CA_CERTS=/ca.pem'));
   t.false(out.some((e) => e.startsWith(`${SAVED_CA_ENV}=`)));
 });
+
+test('with a relay, a WATCHDOG_PID naming the launcher is dropped; another stays', (t) => {
+  const ours = targetEnvironment({ WATCHDOG_USEC: '1000000', WATCHDOG_PID: String(process.pid) }, '/s', '/s/notify.sock');
+  t.deepEqual(ours.filter((e) => e.startsWith('WATCHDOG_')), ['WATCHDOG_USEC=1000000']);
+  const other = targetEnvironment({ WATCHDOG_PID: '1' }, '/s', '/s/notify.sock');
+  t.true(other.includes('WATCHDOG_PID=1'));
+  const noRelay = targetEnvironment({ WATCHDOG_PID: String(process.pid) }, '/s');
+  t.true(noRelay.includes(`WATCHDOG_PID=${process.pid}`));
+});

@@ -133,7 +133,7 @@ s.sendmsg([b'FDSTORE=1\\nFDNAME=pipe'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, 
 
 e2e('without NOTIFY_SOCKET there is no relay and the environment has none', async (t) => {
   const state = join(userDir('rootless-notify-state-'), 'state');
-  const r = await collect(start(U, ['run', `--state-dir=${state}`, '--', 'sh', '-c', 'echo "[${NOTIFY_SOCKET-unset}]"; ls "$ROOTLESSKIT_STATE_DIR"']));
+  const r = await collect(start(U, ['run', `--state-dir=${state}`, '--', 'sh', '-c', 'echo "[${NOTIFY_SOCKET-unset}]"; ls "$ROOTLESSKIT_STATE_DIR"']), 60_000);
   t.is(r.code, 0, r.stderr);
   const [env, ...files] = r.stdout.trim().split('\n');
   t.is(env, '[unset]');
@@ -142,7 +142,7 @@ e2e('without NOTIFY_SOCKET there is no relay and the environment has none', asyn
 });
 
 e2e('a NOTIFY_SOCKET that is neither a path nor abstract reaches the target unchanged, with a warning', async (t) => {
-  const r = await collect(start(U, ['run', '--', 'sh', '-c', 'printf "%s" "$NOTIFY_SOCKET"'], { env: { NOTIFY_SOCKET: 'vsock:2:1234' } }));
+  const r = await collect(start(U, ['run', '--', 'sh', '-c', 'printf "%s" "$NOTIFY_SOCKET"'], { env: { NOTIFY_SOCKET: 'vsock:2:1234' } }), 60_000);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'vsock:2:1234');
   t.regex(r.stderr, /NOTIFY_SOCKET is neither a path nor an abstract socket/);
@@ -150,7 +150,7 @@ e2e('a NOTIFY_SOCKET that is neither a path nor abstract reaches the target unch
 
 e2e('a manager socket nobody listens on: the target is not disturbed, the launcher warns once', async (t) => {
   const script = [sendPlain('READY=1'), sendPlain('STATUS=again'), 'echo sent'].join('\n');
-  const r = await collect(start(U, ['run', '--net=slirp4netns', '--', 'sh', '-c', script], { env: { NOTIFY_SOCKET: `@rootless-notify-nobody-${process.pid}`, PLAIN_SEND } }));
+  const r = await collect(start(U, ['run', '--net=slirp4netns', '--', 'sh', '-c', script], { env: { NOTIFY_SOCKET: `@rootless-notify-nobody-${process.pid}`, PLAIN_SEND } }), 60_000);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'sent\n');
   t.is(r.stderr.match(/cannot relay a notify message/g)?.length, 1, r.stderr);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepares a Debian machine to build rootless and run its end-to-end tests.
 # Run as root; idempotent. What it does:
-#   - installs the build toolchain and the programs rootless drives
+#   - installs the build toolchain (with g++-aarch64-linux-gnu, for the
+#     linux-arm64 addon `npm pack` carries) and the programs rootless drives
 #     (newuidmap/newgidmap, slirp4netns, pasta) plus the references used by
 #     tests and benchmarks (rootlesskit, iperf3, ab, systemd-socket-activate);
 #   - creates the unprivileged test user (default rootless-test) with a
@@ -18,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-PKGS="build-essential cmake python3 uidmap slirp4netns passt rootlesskit iperf3 apache2-utils util-linux procps iproute2 systemd"
+PKGS="build-essential cmake g++-aarch64-linux-gnu python3 uidmap slirp4netns passt rootlesskit iperf3 apache2-utils util-linux procps iproute2 systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

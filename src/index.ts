@@ -13,10 +13,12 @@ import { spawn as spawnProcess, type ChildProcess, type StdioOptions } from 'nod
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RUN_FLAGS } from './cli/flags.js';
+import { checkAddon } from './sys/addon.js';
 import type { RunOptions } from './cli/options.js';
 
 export type { RunOptions } from './cli/options.js';
 export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
+export { AddonMissingError } from './sys/addon.js';
 
 /** The CLI flags, by RunOptions name; all optional (defaults as the CLI's). */
 export type LaunchOptions = Partial<Omit<RunOptions, 'command'>>;
@@ -73,9 +75,16 @@ export function runArgv(command: readonly string[], options: LaunchOptions = {})
   return argv;
 }
 
-/** Starts the launcher; the returned process is rootless's parent (signals you send it reach the target). */
+/**
+ * Starts the launcher; the returned process is rootless's parent (signals
+ * you send it reach the target). Throws AddonMissingError when the native
+ * addon is neither prebuilt for this system nor built (the message says
+ * what to install), TypeError for bad options.
+ */
 export function spawn(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): ChildProcess {
-  const child = spawnProcess(rootlessBin(), runArgv(command, options), {
+  const argv = runArgv(command, options);
+  checkAddon();
+  const child = spawnProcess(rootlessBin(), argv, {
     cwd: proc.cwd,
     env: proc.env ?? process.env,
     stdio: proc.stdio ?? 'pipe',
@@ -89,9 +98,17 @@ export function spawn(command: readonly string[], options: LaunchOptions = {}, p
   return child;
 }
 
-/** Runs a command under rootless and collects its output. Never rejects for a non-zero exit. */
+/**
+ * Runs a command under rootless and collects its output. Never rejects for
+ * a non-zero exit; rejects with spawn's errors (AddonMissingError, TypeError).
+ */
 export function run(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): Promise<RunResult> {
-  const child = spawn(command, options, { ...proc, stdio: 'pipe' });
+  let child: ChildProcess;
+  try {
+    child = spawn(command, options, { ...proc, stdio: 'pipe' });
+  } catch (err) {
+    return Promise.reject(err);
+  }
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -457,9 +457,8 @@ export type RunFlagsMode = 'run' | 'rootlesskit';
 /**
  * What parseRunFlags found: the validated options, or a request to show the
  * help (`-h`/`--help` among the flags: the caller prints it, e.g. with
- * program.ts's writeRunHelp, and exits 0), or, in rootlesskit mode only,
- * the version (`-v`/`--version`: the caller prints versionText("rootlesskit")
- * and exits 0). Tell them apart with `'help' in r` / `'version' in r`.
+ * program.ts's writeRunHelp, and exits 0), or the version (`-v`/`--version`:
+ * the caller prints versionText(programName(mode)) and exits 0). Tell them apart with `'help' in r` / `'version' in r`.
  */
 export type RunFlagsResult = RunOptions | { readonly help: true } | { readonly version: true };
 
@@ -473,6 +472,11 @@ function parseGoBool(flag: string, value: string): boolean {
   throw new UsageError(`${flag}: invalid boolean value ${quote(value)} (use true or false)`, { subject: value });
 }
 
+/** The name --version prints: "rootless" or "rootlesskit". */
+export function programName(mode: RunFlagsMode): string {
+  return mode === 'run' ? 'rootless' : 'rootlesskit';
+}
+
 /** The program name errors start with. */
 function prefixFor(mode: RunFlagsMode): string {
   return mode === 'run' ? 'rootless run' : 'rootlesskit';
@@ -480,7 +484,7 @@ function prefixFor(mode: RunFlagsMode): string {
 
 /**
  * Parse the argv after `rootless run` (mode "run") or after `rootlesskit`
- * (mode "rootlesskit", which also knows -v/--version) into validated
+ * (mode "rootlesskit") into validated
  * RunOptions, or `{ help: true }` / `{ version: true }`.
  *
  * Checks happen in this order, the first failure wins: flag syntax, left to
@@ -535,7 +539,7 @@ function parse(argv: readonly string[], mode: RunFlagsMode, prefix: string): Run
         help = value === undefined || parseGoBool('--help', value);
         continue;
       }
-      if (mode === 'rootlesskit' && (name === 'v' || name === 'version')) {
+      if (name === 'v' || name === 'version') {
         version = value === undefined || parseGoBool('--version', value);
         continue;
       }

@@ -6,7 +6,7 @@
 // without commander, which is loaded only for help and other subcommands.
 import { writeStderr, writeStdout } from '../sys/stderr.js';
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
-import { CliExit, invokedAsRootlesskit, parseRunFlags, versionText, type RunFlagsMode } from './flags.js';
+import { CliExit, invokedAsRootlesskit, parseRunFlags, programName, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
 import { createLogger, textLine } from './log.js';
 import { mark } from '../sys/trace.js';
@@ -15,8 +15,8 @@ const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
 async function run(options: RunOptions): Promise<number> {
   const log = createLogger(options.logLevel, { format: options.logFormat });
-  const { launch } = await import('../parent/launcher.js');
   try {
+    const { launch } = await import('../parent/launcher.js');
     const result = await launch(options, log);
     return result.exitCode;
   } catch (err) {
@@ -42,7 +42,7 @@ async function runFlags(argv: string[], mode: RunFlagsMode): Promise<number> {
     return 0;
   }
   if ('version' in parsed) {
-    writeStdout(versionText('rootlesskit'));
+    writeStdout(versionText(programName(mode)));
     return 0;
   }
   mark('parent', 'parsed');
@@ -88,6 +88,11 @@ async function main(): Promise<number> {
     if (err instanceof CliExit) return err.exitCode;
     if (err instanceof UsageError) {
       writeStderr(`${err.message}\n`);
+      return err.exitCode;
+    }
+    // e.g. AddonMissingError from a subcommand that loads the addon.
+    if (err instanceof RootlessError) {
+      writeStderr(textLine('error', errorMessage(err)));
       return err.exitCode;
     }
     throw err;

@@ -25,6 +25,7 @@ import {
   RUN_FLAGS,
   RUN_USAGE,
   parseRunFlags,
+  programName,
   versionText,
 } from './flags.js';
 import type { RunFlag, RunFlagsMode } from './flags.js';
@@ -205,7 +206,7 @@ interface RunSpec {
   /** The usage line, e.g. RUN_USAGE (help shows it after "Usage: "). */
   usage: string;
   output: CliOutput;
-  /** How parseRunFlags reads the argv; "rootlesskit" also has -v/--version. */
+  /** How parseRunFlags reads the argv (and the name --version prints). */
   mode: RunFlagsMode;
 }
 
@@ -221,7 +222,7 @@ function createRunCommand(spec: RunSpec): RunCommand {
   if (spec.mode === 'run') cmd.description(RUN_DESCRIPTION);
   addRunFlags(cmd);
   cmd.optionsGroup('Misc:');
-  if (spec.mode === 'rootlesskit') addVersionOption(cmd, 'rootlesskit', spec.output);
+  addVersionOption(cmd, programName(spec.mode), spec.output);
   cmd.addHelpOption(new Option('-h, --help', 'show help').helpGroup('Misc:'));
   return cmd;
 }
@@ -237,7 +238,7 @@ function resolveRunFlags(argv: readonly string[], spec: RunSpec, cmd?: RunComman
     throw new CliExit(0);
   }
   if ('version' in r) {
-    spec.output.writeOut(versionText('rootlesskit'));
+    spec.output.writeOut(versionText(programName(spec.mode)));
     throw new CliExit(0);
   }
   return r;

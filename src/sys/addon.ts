@@ -1,8 +1,19 @@
-// Loads the C++ addon once and turns its errors into SyscallError. Each
-// area has its own typed binding (native.ts, native-net.ts, ...) over the
-// same module, so areas do not share one long interface.
-import { createRequire } from 'node:module';
-import { SyscallError } from './errors.js';
+// Finds and loads the C++ addon once, and turns its errors into
+// SyscallError. Each area has its own typed binding (native.ts,
+// native-net.ts, ...) over the same module.
+//
+// Where the .node file is: node-gyp-build looks in build/Release (a build
+// from source: a checkout, or an install that compiled it) and then in
+// prebuilds/<platform>-<arch>/ (what the npm package carries, made at pack
+// time by scripts/prebuild.mjs). The package root is three levels up from
+// dist/src/sys/addon.js, and from the bundles dist/src/{cli,child}/*.cjs.
+// When neither exists, AddonMissingError says in one line what is missing.
+import { accessSync, constants } from 'node:fs';
+import { arch, platform } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import loadBinding from 'node-gyp-build';
+import { RootlessError, SyscallError } from './errors.js';
 
 interface NativeError extends Error {
   code?: string;
@@ -12,15 +23,80 @@ interface NativeError extends Error {
   step?: string;
 }
 
+/** The addon could not be found or loaded (exit 125, one line). */
+export class AddonMissingError extends RootlessError {
+  constructor(message: string, root: string, cause: unknown) {
+    super(message, { step: 'load addon', code: 'ENOENT', subject: root, cause });
+  }
+}
+
+/** Root of the installed package (holds package.json, build/, prebuilds/). */
+export function packageRoot(): string {
+  return fileURLToPath(new URL('../../..', import.meta.url));
+}
+
 let loaded: unknown;
 
 export function loadAddon<T>(): T {
   if (loaded === undefined) {
-    const require = createRequire(import.meta.url);
-    // dist/src/sys/addon.js (or a bundle at the same depth) -> build/Release
-    loaded = require('../../../build/Release/rootless.node');
+    const root = packageRoot();
+    try {
+      loaded = loadBinding(root);
+    } catch (err) {
+      throw addonError(root, err);
+    }
   }
   return loaded as T;
+}
+
+/**
+ * Throws AddonMissingError when no addon would be found for this system;
+ * does not load it. For the Node API, which starts the launcher as its own
+ * process and should fail with a typed error before that.
+ */
+export function checkAddon(): void {
+  if (loaded !== undefined) return;
+  const root = packageRoot();
+  try {
+    loadBinding.resolve(root);
+  } catch (err) {
+    throw addonError(root, err);
+  }
+}
+
+/** The build tools a build from source needs, which are not on PATH. */
+export function missingBuildTools(path: string | undefined = process.env.PATH): string[] {
+  const dirs = (path ?? '').split(delimiter).filter((d) => d.startsWith('/'));
+  const found = (names: string[]): boolean =>
+    names.some((n) =>
+      dirs.some((d) => {
+        try {
+          accessSync(join(d, n), constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+    );
+  const missing: string[] = [];
+  if (!found(['cmake'])) missing.push('cmake');
+  if (!found(['g++', 'c++', 'clang++'])) missing.push('g++');
+  if (!found(['make', 'ninja'])) missing.push('make');
+  return missing;
+}
+
+function addonError(root: string, err: unknown): AddonMissingError {
+  const first = String((err as Error)?.message ?? err).split('\n')[0] ?? '';
+  const target = `${platform()}-${arch()}`;
+  const what = first.startsWith('No native build was found')
+    ? `no native addon for ${target} (the package carries prebuilt ones for linux-x64 and linux-arm64, glibc; on other systems it is built at install)`
+    : `cannot load the native addon: ${first}`;
+  const missing = missingBuildTools();
+  const fix =
+    missing.length > 0
+      ? `building it needs ${missing.join(', ')}, not found on PATH: install them (Debian: apt-get install cmake g++ make), then run \`npm rebuild rootless\` (-g for a global install)`
+      : 'build it with `npm rebuild rootless` (-g for a global install)';
+  return new AddonMissingError(`${what}; ${fix}`, root, err);
 }
 
 export function rethrow(err: unknown): never {

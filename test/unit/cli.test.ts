@@ -470,6 +470,14 @@ test('rootlesskit --version and rootless --version print the package version', (
   const d = capture();
   t.throws(() => parseArgv(['-v'], d), { instanceOf: CliExit });
   t.regex(d.out, /^rootless version \d+\.\d+\.\d+\n$/);
+  for (const argv of [['run', '--version'], ['run', '-v', 'true']]) {
+    const r = capture();
+    t.throws(() => parseArgv(argv, r), { instanceOf: CliExit });
+    t.is(r.out, d.out, argv.join(' '));
+  }
+  const r = capture();
+  t.throws(() => parseRunArgv(['--version'], r), { instanceOf: CliExit });
+  t.is(r.out, d.out, 'the fast path prints the same');
 });
 
 test('invokedAsRootlesskit', (t) => {

@@ -89,7 +89,7 @@ function addonError(root: string, err: unknown): AddonMissingError {
   const first = String((err as Error)?.message ?? err).split('\n')[0] ?? '';
   const target = `${platform()}-${arch()}`;
   const what = first.startsWith('No native build was found')
-    ? `no native addon for ${target} (the package carries prebuilt ones for linux-x64 and linux-arm64, glibc; on other systems it is built at install)`
+    ? `no native addon for ${target}: no prebuilt one matches this system and none was built at install`
     : `cannot load the native addon: ${first}`;
   const missing = missingBuildTools();
   const fix =

@@ -3,33 +3,26 @@
 // under RootlessKit's name, with `docker run -p` publishing a port that
 // answers on the host. RootlessKit runs the same scenario first, as the
 // reference that the machine can do it at all.
+//
+// Everything the daemon uses is this run's own: XDG_RUNTIME_DIR (so its
+// RootlessKit state dir, docker.sock, containerd and exec root), --data-root,
+// --pidfile, the DOCKER_HOST socket, and the published host port, which the
+// kernel picks. A second run of the suite meets none of it.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, eventually, userEnv } from '../helpers/rootless.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
+import { BIN, PortClash, U, e2eUnless, eventually, noUser, removeTree, tempDir, userDir, userEnv, withPorts } from '../helpers/e2e.js';
 
 const SCRIPT = '/usr/share/docker.io/contrib/dockerd-rootless.sh';
-const who = launcherUser();
-const missing =
-  typeof who === 'string' ? who : !existsSync(SCRIPT) ? `${SCRIPT} missing: install docker.io (scripts/setup-test-env.sh does)` : !existsSync('/bin/busybox') ? 'busybox-static missing' : undefined;
-if (missing) test('docker rootless environment', (t) => t.fail(missing));
-const U = who as TestUser;
-const dockerTest = missing ? test.skip : test.serial;
-
-function userOwned(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  chmodSync(dir, 0o700);
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
-  return dir;
-}
+const missing = !existsSync(SCRIPT) ? `${SCRIPT} missing: install docker.io (scripts/setup-test-env.sh does)` : !existsSync('/bin/busybox') ? 'busybox-static missing' : undefined;
+if (missing && noUser === undefined) test('docker rootless environment', (t) => t.fail(missing));
+const dockerTest = e2eUnless(missing ?? noUser, { serial: true });
 
 /** A one-binary image: busybox and a page to serve. */
 function busyboxTar(): string {
-  const root = mkdtempSync(join(tmpdir(), 'rootless-bb-'));
+  const root = tempDir('rootless-bb-');
   mkdirSync(join(root, 'bin'));
   mkdirSync(join(root, 'www'));
   copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
@@ -53,9 +46,9 @@ function httpGet(port: number): Promise<string> {
   });
 }
 
-async function dockerScenario(t: import('ava').ExecutionContext, launcherDir: string | undefined, port: number): Promise<void> {
-  const runtime = userOwned('rootless-docker-run-');
-  const dataRoot = userOwned('rootless-docker-data-');
+async function dockerScenario(t: import('ava').ExecutionContext, launcherDir: string | undefined): Promise<void> {
+  const runtime = userDir('rootless-docker-run-');
+  const dataRoot = userDir('rootless-docker-data-');
   const tar = busyboxTar();
   const env = userEnv(U, {
     XDG_RUNTIME_DIR: runtime,
@@ -70,48 +63,48 @@ async function dockerScenario(t: import('ava').ExecutionContext, launcherDir: st
   daemon.stderr.on('data', (d: Buffer) => (log += d));
   const exited = new Promise<number | null>((r) => daemon.on('close', (code) => r(code)));
   try {
-    const up = await eventually(async () => docker('info').status === 0, 60_000, 250);
+    const up = await eventually(async () => docker('info').status === 0, 120_000, 250);
     t.true(up, `dockerd did not come up:\n${log.slice(-3000)}`);
     if (!up) return;
     const info = docker('info', '--format', '{{json .SecurityOptions}}');
     t.regex(info.stdout, /rootless/);
     t.is(docker('import', tar, 'local/busybox:1').status, 0);
-    const runr = docker('run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'local/busybox:1', 'httpd', '-f', '-p', '80', '-h', '/www');
-    t.is(runr.status, 0, runr.stderr);
-    let body = '';
-    await eventually(async () => {
-      body = await httpGet(port).catch(() => '');
-      return body !== '';
-    }, 20_000, 200);
-    t.is(body, 'hello-from-container\n');
-    t.is(docker('rm', '-f', 'web').status, 0);
-    const freed = await eventually(async () => (await httpGet(port).then(() => false, () => true)), 10_000, 200);
-    t.true(freed, 'the published port is closed after the container is removed');
+    await withPorts(1, async ([port]) => {
+      const runr = docker('run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'local/busybox:1', 'httpd', '-f', '-p', '80', '-h', '/www');
+      if (runr.status !== 0 && /already in use|address already in use/i.test(runr.stderr)) {
+        docker('rm', '-f', 'web');
+        throw new PortClash(runr.stderr);
+      }
+      t.is(runr.status, 0, runr.stderr);
+      let body = '';
+      await eventually(async () => {
+        body = await httpGet(port!).catch(() => '');
+        return body !== '';
+      }, 60_000, 200);
+      t.is(body, 'hello-from-container\n');
+      t.is(docker('rm', '-f', 'web').status, 0);
+      const freed = await eventually(async () => (await httpGet(port!).then(() => false, () => true)), 30_000, 200);
+      t.true(freed, 'the published port is closed after the container is removed');
+    });
   } finally {
     daemon.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
     if (code === 'timeout') daemon.kill('SIGKILL');
-    // Layers belong to sub-ids: remove as root, or inside a session as the user.
-    if (process.getuid!() === 0) rmSync(dataRoot, { recursive: true, force: true });
-    else spawnSync(BIN, ['run', '--', 'rm', '-rf', dataRoot]);
-    rmSync(runtime, { recursive: true, force: true });
+    // Layers belong to sub-ids: removeTree removes as root, or inside a session as the user.
+    removeTree(dataRoot);
+    removeTree(runtime);
     rmSync(tar, { force: true });
   }
 }
 
 dockerTest('reference: dockerd-rootless.sh under RootlessKit publishes a port with docker run -p', async (t) => {
   t.timeout(180_000);
-  await dockerScenario(t, undefined, 24080);
+  await dockerScenario(t, undefined);
 });
 
 dockerTest('dockerd-rootless.sh under rootless (as "rootlesskit") publishes a port with docker run -p', async (t) => {
   t.timeout(180_000);
-  const dir = mkdtempSync(join(tmpdir(), 'rootless-as-rk-'));
-  chmodSync(dir, 0o755);
+  const dir = tempDir('rootless-as-rk-');
   symlinkSync(BIN, join(dir, 'rootlesskit'));
-  try {
-    await dockerScenario(t, dir, 24081);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await dockerScenario(t, dir);
 });

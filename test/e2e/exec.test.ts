@@ -1,64 +1,25 @@
 // End-to-end: `rootless exec` into a running session, `--name` and
 // `rootless ps`, with the real launcher as the unprivileged test user.
 // Every test gets its own XDG_RUNTIME_DIR, so `ps` sees only its sessions.
-import test, { type ExecutionContext } from 'ava';
-import { chownSync, existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ExecutionContext } from 'ava';
+import { existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, collect, eventually, run, start, waitFor, type RunResult } from '../helpers/rootless.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
-
-const who = launcherUser();
-if (typeof who === 'string') test('exec environment', (t) => t.fail(who));
-const U = who as TestUser;
-const e2e = typeof who === 'string' ? test.skip : test;
-
-function userDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
-  return dir;
-}
-
-function lines(s: string): string[] {
-  return s.trim().split('\n').filter((l) => l !== '');
-}
-
-interface Running {
-  runtime: string;
-  name: string;
-  /** What the target printed before "ready". */
-  early: string;
-  exec(args: string[], extraEnv?: Record<string, string>): Promise<RunResult>;
-  stop(): Promise<RunResult>;
-}
+import { BIN, U, collect, e2e, eventually, lines, run, session as startSession, start, userDir, waitFor, type Session } from '../helpers/e2e.js';
 
 const NS = ['user', 'mnt', 'net', 'pid', 'uts', 'ipc', 'cgroup'];
 const READ_NS = NS.map((n) => `readlink /proc/self/ns/${n}`).join('; ');
 
-/** A named session whose target prints its namespaces, then sleeps until stopped. */
+interface Running extends Session {
+  runtime: string;
+  name: string;
+}
+
+/** A named session (in an XDG_RUNTIME_DIR of its own) whose target prints its namespaces, then sleeps until stopped. */
 async function session(t: ExecutionContext, flags: string[], env: Record<string, string> = {}): Promise<Running> {
-  const runtime = userDir('rootless-exec-xdg-');
-  const name = `s${process.pid}x${Math.floor(Math.random() * 1e6)}`;
-  const base = { XDG_RUNTIME_DIR: runtime, ...env };
-  const child = start(U, ['run', `--name=${name}`, ...flags, '--', 'sh', '-c', `${READ_NS}; echo ready; exec sleep 600`], { env: base });
-  const done = collect(child, 120_000);
-  const early = await waitFor(child.stdout!, /ready\n/, 30_000);
+  const s = await startSession(t, { state: 'named', flags, env, command: ['sh', '-c', `${READ_NS}; echo ready; exec sleep 600`] });
   // The record is written once the parent knows the target runs.
-  await eventually(async () => existsSync(join(runtime, 'rootless', name, 'session.json')), 10_000);
-  t.teardown(() => {
-    child.kill('SIGKILL');
-    rmSync(runtime, { recursive: true, force: true });
-  });
-  return {
-    runtime,
-    name,
-    early: early.replace(/ready\n$/, ''),
-    exec: (args, extraEnv = {}) => run(U, ['exec', ...args], { env: { XDG_RUNTIME_DIR: runtime, ...extraEnv } }),
-    stop: async () => {
-      child.kill('SIGTERM');
-      return done;
-    },
-  };
+  await eventually(async () => existsSync(join(s.stateDir!, 'session.json')), 30_000);
+  return { ...s, name: s.name!, early: s.early.replace(/ready\n$/, '') };
 }
 
 const ALL = ['--pidns', '--net=none', '--utsns', '--ipcns', '--cgroupns', '--copy-up=/etc'];
@@ -122,13 +83,12 @@ e2e('rootless exec forwards signals to the command', async (t) => {
 });
 
 e2e('rootless exec --state-dir enters an unnamed session', async (t) => {
-  const parent = userDir('rootless-exec-state-');
-  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const parent = userDir('rootless-exec-state-', t);
   const dir = join(parent, 'st');
   const child = start(U, ['run', `--state-dir=${dir}`, '--net=none', '--', 'sh', '-c', 'readlink /proc/self/ns/net; echo ready; exec sleep 600']);
   const done = collect(child);
   const out = await waitFor(child.stdout!, /ready\n/);
-  await eventually(async () => existsSync(join(dir, 'session.json')), 10_000);
+  await eventually(async () => existsSync(join(dir, 'session.json')), 30_000);
   const r = await run(U, ['exec', `--state-dir=${dir}`, '--', 'readlink', '/proc/self/ns/net']);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, out.replace(/ready\n$/, ''));
@@ -163,7 +123,7 @@ e2e('rootless ps lists named sessions (name, pid, age, namespaces, drivers) unti
 });
 
 e2e('rootless exec: bad input and sessions that do not run', async (t) => {
-  const runtime = userDir('rootless-exec-bad-');
+  const runtime = userDir('rootless-exec-bad-', t);
   const env = { XDG_RUNTIME_DIR: runtime };
   const none = await run(U, ['exec', '--', 'true'], { env });
   t.is(none.code, 2);
@@ -182,7 +142,6 @@ e2e('rootless exec: bad input and sessions that do not run', async (t) => {
   const help = await run(U, ['exec', '--help'], { env });
   t.is(help.code, 0);
   t.regex(help.stdout, /^Usage: rootless exec/);
-  rmSync(runtime, { recursive: true, force: true });
 });
 
 e2e('--name: a second session with the same name is refused while the first runs', async (t) => {
@@ -202,7 +161,6 @@ e2e('rootless exec on a terminal: the command leads the foreground group, Ctrl-C
   const [pid, pgrp, tpgid] = out.replace(/\r/g, '').trim().split('\n')[0]!.split(' ');
   t.is(pgrp, pid, 'a process group leader (in the session pid namespace)');
   t.is(tpgid, pgrp, 'owning the terminal');
-  await new Promise((res) => setTimeout(res, 100));
   child.stdin!.write('\x03');
   const r = await done;
   t.is(r.code, 5, r.stdout);

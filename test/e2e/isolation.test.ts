@@ -1,52 +1,19 @@
 // End-to-end: process and mount isolation (--pidns, --reaper, --utsns,
 // --ipcns, --cgroupns, --evacuate-cgroup2, a fresh /sys, --copy-up, socket
 // activation) and hygiene when a session ends badly, with the real launcher
-// as the unprivileged test user. Ports: 23000-23099.
-import test from 'ava';
+// as the unprivileged test user. Host ports come from the kernel.
+import { type ExecutionContext } from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { connect } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { BIN, alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
+import {
+  BIN, PortClash, clashOn, U, alive, collect, e2e, e2eUnless, eventually, lines, marker, pidsWith, run, session as startSession, start, userDir, waitFor, withPorts,
+  type Session as RunningSession,
+} from '../helpers/e2e.js';
 
-const who = launcherUser();
-if (typeof who === 'string') test('isolation environment', (t) => t.fail(who));
-const U = who as TestUser;
-const e2e = typeof who === 'string' ? test.skip : test;
 const asRoot = process.getuid!() === 0;
-
-/** A directory the test user owns. */
-function userDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
-  return dir;
-}
-
-/** Host pids whose command line contains `marker` (the launcher's own excluded by the caller). */
-function pidsWith(marker: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(marker)) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/** A unique argument for `sleep`, to find the process on the host. */
-let markers = 0;
-function marker(): string {
-  return `${1000 + (process.pid % 1000)}.${++markers}${Date.now() % 1000}`;
-}
-
-function lines(s: string): string[] {
-  return s.trim().split('\n').filter((l) => l !== '');
-}
 
 // ---- pid namespace, /proc, reaper -------------------------------------------
 
@@ -78,33 +45,35 @@ for (const [name, script, expected] of [
 }
 
 // The target makes 100 orphans (each a subshell's `sleep` whose parent
-// exits at once, so it is reparented to PID 1), waits until all have ended,
-// and counts what is left of them.
+// exits at once, so it is reparented to PID 1), kills them, and waits until
+// none runs and the number of zombies left is the one expected ($1): 0 with
+// the reaper, all 100 without. If that never comes, it prints what it saw.
 const ORPHANS = `
-for i in $(seq 100); do (sleep 0.3 &); done
+for i in $(seq 100); do (sleep 600 &); done
 echo "orphans=$(ps -e -o ppid=,comm= | grep -c '^ *1 sleep$')"
+kill $(ps -e -o pid=,comm= | awk '$2 == "sleep" {print $1}')
 i=0
-while [ $i -lt 400 ]; do
+while [ $i -lt 1200 ]; do
   running=$(ps -e -o stat=,comm= | grep ' sleep$' | grep -vc '^Z')
-  [ "$running" = 0 ] && break
+  zombies=$(ps -e -o stat=,comm= | grep '^Z' | grep -c ' sleep$')
+  [ "$running" = 0 ] && [ "$zombies" = "$1" ] && break
   sleep 0.05; i=$((i+1))
 done
-sleep 0.3
-echo "zombies=$(ps -e -o stat=,comm= | grep '^Z' | grep -c ' sleep$')"
+echo "running=$running zombies=$zombies"
 `;
 
 e2e('--reaper (auto with --pidns): 100 orphaned zombies are reaped, none remain', async (t) => {
-  const r = await run(U, ['run', '--pidns', '--', 'sh', '-c', ORPHANS], { timeoutMs: 60_000 });
+  const r = await run(U, ['run', '--pidns', '--', 'sh', '-c', ORPHANS, 'sh', '0']);
   t.is(r.code, 0, r.stderr);
-  const orphans = Number(/orphans=(\d+)/.exec(r.stdout)?.[1]);
-  t.true(orphans > 0, `orphans were reparented to PID 1: ${r.stdout}`);
-  t.regex(r.stdout, /zombies=0\b/);
+  t.regex(r.stdout, /orphans=100\n/, 'the orphans were reparented to PID 1');
+  t.regex(r.stdout, /running=0 zombies=0\n/);
 });
 
 e2e('--reaper=false: the same 100 orphans stay zombies (what the reaper prevents)', async (t) => {
-  const r = await run(U, ['run', '--pidns', '--reaper=false', '--', 'sh', '-c', ORPHANS], { timeoutMs: 60_000 });
+  const r = await run(U, ['run', '--pidns', '--reaper=false', '--', 'sh', '-c', ORPHANS, 'sh', '100']);
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /zombies=100\b/);
+  t.regex(r.stdout, /orphans=100\n/);
+  t.regex(r.stdout, /running=0 zombies=100\n/);
 });
 
 e2e('--pidns: SIGTERM to the launcher reaches the target (PID 1 forwards it)', async (t) => {
@@ -119,18 +88,17 @@ e2e('--pidns: SIGTERM to the launcher reaches the target (PID 1 forwards it)', a
 
 e2e('--pidns: SIGTERM while the child sets up ends the start with 143, nothing left', async (t) => {
   const m = marker();
-  const tmp = userDir('rootless-iso-early-');
-  const child = start(U, ['run', '--pidns', '--copy-up=/etc', '--', 'sleep', m], { env: { TMPDIR: tmp } });
+  const tmp = userDir('rootless-iso-early-', t);
+  const child = start(U, ['run', '--pidns', '--copy-up=/etc', '--', 'sleep', m], { env: { TMPDIR: tmp, XDG_RUNTIME_DIR: tmp } });
   const done = collect(child);
-  // As soon as the launcher runs: early, whatever step it is at.
-  await new Promise((res) => setTimeout(res, 150));
+  // Early, as soon as the launcher has made its state dir: the child is being set up.
+  await eventually(async () => readdirSync(tmp).length > 0 || child.exitCode !== null, 60_000);
   child.kill('SIGTERM');
   const r = await done;
   // Interrupted during the start (143), or the target got it, or the launcher itself had no handler yet.
   t.true(r.code === 143 || r.signal === 'SIGTERM', `exit ${r.code} ${r.signal}: ${r.stderr}`);
-  t.true(await eventually(async () => pidsWith(m).length === 0, 10_000), 'no target left');
+  t.true(await eventually(async () => pidsWith(m).length === 0, 30_000), 'no target left');
   t.deepEqual(readdirSync(tmp), [], 'no state dir left');
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 // ---- uts, ipc, cgroup namespaces ---------------------------------------------
@@ -181,13 +149,12 @@ e2e('--cgroupns: the session sees its cgroups as /', async (t) => {
 });
 
 e2e('--evacuate-cgroup2 without a delegated cgroup v2: one clear line, exit 125, nothing started', async (t) => {
-  const tmp = userDir('rootless-iso-evac-');
-  const r = await run(U, ['run', '--pidns', '--cgroupns', '--evacuate-cgroup2=evac', '--', 'true'], { env: { TMPDIR: tmp } });
+  const tmp = userDir('rootless-iso-evac-', t);
+  const r = await run(U, ['run', '--pidns', '--cgroupns', '--evacuate-cgroup2=evac', '--', 'true'], { env: { TMPDIR: tmp, XDG_RUNTIME_DIR: tmp } });
   t.is(r.code, 125, r.stderr);
   t.regex(r.stderr, /--evacuate-cgroup2: (the cgroup .* is not delegated to you|cgroup v2 is not mounted)/);
   t.is(lines(r.stderr).length, 1);
   t.deepEqual(readdirSync(tmp), []);
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 function cgroup2Mount(): string | undefined {
@@ -198,13 +165,11 @@ function cgroup2Mount(): string | undefined {
   return undefined;
 }
 
-e2e('--evacuate-cgroup2 in a delegated group: the session lands in NAME and sees its group at /sys/fs/cgroup', async (t) => {
-  const mp = cgroup2Mount();
-  if (!asRoot || mp === undefined) {
-    t.log(asRoot ? 'skipped: cgroup v2 is not mounted' : 'skipped: delegating a cgroup to the test user needs root');
-    t.pass();
-    return;
-  }
+const cgroup2 = cgroup2Mount();
+const withDelegation = e2eUnless(!asRoot ? 'delegating a cgroup to the test user needs root' : cgroup2 === undefined ? 'cgroup v2 is not mounted' : undefined);
+
+withDelegation('--evacuate-cgroup2 in a delegated group: the session lands in NAME and sees its group at /sys/fs/cgroup', async (t) => {
+  const mp = cgroup2!;
   const group = join(mp, `rootless-iso-${process.pid}`);
   mkdirSync(group);
   try {
@@ -227,7 +192,7 @@ e2e('--evacuate-cgroup2 in a delegated group: the session lands in NAME and sees
         } catch (err) {
           return (err as NodeJS.ErrnoException).code === 'ENOENT';
         }
-      }, 10_000);
+      }, 30_000);
     }
   }
 });
@@ -281,7 +246,7 @@ e2e('--copy-up=/etc: a tmpfs of symlinks into a bind of the original; files repl
 });
 
 e2e('--copy-up of several directories (one of them /tmp, which RootlessKit cannot) and a user directory', async (t) => {
-  const dir = userDir('rootless-iso-copyup-');
+  const dir = userDir('rootless-iso-copyup-', t);
   writeFileSync(join(dir, 'f'), 'original\n');
   chmodSync(join(dir, 'f'), 0o644);
   if (U.switchTo) chownSync(join(dir, 'f'), U.uid, U.gid);
@@ -291,7 +256,6 @@ e2e('--copy-up of several directories (one of them /tmp, which RootlessKit canno
   t.deepEqual(lines(r.stdout), ['replaced', 'etc-ok']);
   t.is(readFileSync(join(dir, 'f'), 'utf8'), 'original\n');
   t.false(existsSync(`/tmp/rootless-iso-copyup-${process.pid}`), '/tmp inside is the copied-up one');
-  rmSync(dir, { recursive: true, force: true });
 });
 
 // ---- bad input --------------------------------------------------------------------
@@ -308,13 +272,12 @@ for (const [what, args, pattern] of [
   ['--name with --state-dir', ['--name=x', '--state-dir=/tmp/x'], /--name=x cannot be used with --state-dir/],
 ] as const) {
   e2e(`bad input is refused before anything starts: ${what}`, async (t) => {
-    const tmp = userDir('rootless-iso-bad-');
+    const tmp = userDir('rootless-iso-bad-', t);
     const r = await run(U, ['run', ...args, '--', 'true'], { env: { TMPDIR: tmp, XDG_RUNTIME_DIR: tmp } });
     t.is(r.code, 2, r.stderr);
     t.regex(r.stderr, pattern);
     t.is(lines(r.stderr).length, 1, r.stderr);
     t.deepEqual(readdirSync(tmp), [], 'nothing left behind');
-    rmSync(tmp, { recursive: true, force: true });
   });
 }
 
@@ -337,37 +300,41 @@ function ask(port: number): Promise<string> {
   });
 }
 
-for (const [label, port, flags] of [
-  ['with --pidns and --net=none', 23011, ['--pidns', '--net=none']],
-  ['with the host pid namespace', 23012, []],
+for (const [label, flags] of [
+  ['with --pidns and --net=none', ['--pidns', '--net=none']],
+  ['with the host pid namespace', []],
 ] as const) {
   e2e(`socket activation (systemd-socket-activate) ${label}: the target gets fd 3 and LISTEN_PID of its own`, async (t) => {
-    const dir = userDir('rootless-iso-act-');
+    const dir = userDir('rootless-iso-act-', t);
     const server = join(dir, 'server.cjs');
     writeFileSync(server, ACTIVATED_SERVER);
     chmodSync(server, 0o644);
-    const child = start(U, ['-l', `127.0.0.1:${port}`, '--fdname=web', BIN, 'run', ...flags, '--', process.execPath, server], {
-      bin: 'systemd-socket-activate',
+    const { answer, r } = await withPorts(1, async ([port]) => {
+      const child = start(U, ['-l', `127.0.0.1:${port}`, '--fdname=web', BIN, 'run', ...flags, '--', process.execPath, server], {
+        bin: 'systemd-socket-activate',
+      });
+      const done = collect(child);
+      // systemd-socket-activate listens, and execs us at the first connection.
+      const listening = await waitFor(child.stderr!, /Listening on/).then(() => true, () => false);
+      if (!listening) {
+        const failed = await done;
+        if (clashOn(failed.stderr, [port!])) throw new PortClash(failed.stderr);
+        throw new Error(`systemd-socket-activate did not listen: ${failed.code} ${failed.stderr}`);
+      }
+      const answer = JSON.parse(await ask(port!)) as { pid: number; env: Record<string, string>; fds: number };
+      return { answer, r: await done };
     });
-    const done = collect(child);
-    // systemd-socket-activate listens, and execs us at the first connection.
-    await waitFor(child.stderr!, /Listening on/);
-    const answer = JSON.parse(await ask(port)) as { pid: number; env: Record<string, string>; fds: number };
-    const r = await done;
     t.is(r.code, 0, r.stderr);
     t.is(answer.env.LISTEN_PID, String(answer.pid), 'LISTEN_PID is the target itself');
     t.is(answer.env.LISTEN_FDS, '1');
     t.is(answer.env.LISTEN_FDNAMES, 'web');
     if (flags.length > 0) t.true(answer.pid < 100, 'a pid of the namespace');
-    rmSync(dir, { recursive: true, force: true });
   });
 }
 
 // ---- hygiene: nothing survives a session that ends badly --------------------
 
-interface Session {
-  child: ReturnType<typeof start>;
-  done: ReturnType<typeof collect>;
+interface Session extends RunningSession {
   stateDir: string;
   /** On the target's command line. */
   marker: string;
@@ -375,27 +342,31 @@ interface Session {
   orphan: string;
 }
 
-async function session(flags: string[]): Promise<Session> {
+/** A session in the default state dir whose target runs `sleep MARKER` and left `sleep ORPHAN` in the background. */
+async function session(t: ExecutionContext, flags: string[]): Promise<Session> {
   const m = marker();
   const o = marker();
-  const child = start(U, ['run', ...flags, '--', 'sh', '-c', `echo "state=$ROOTLESSKIT_STATE_DIR"; sleep ${o} & exec sleep ${m}`]);
-  const done = collect(child);
-  const out = await waitFor(child.stdout!, /state=\S+\n/);
-  await eventually(async () => pidsWith(m).length > 0 && pidsWith(o).length > 0, 10_000);
-  return { child, done, stateDir: /state=(\S+)/.exec(out)![1]!, marker: m, orphan: o };
+  const s = await startSession(t, {
+    state: 'default',
+    flags,
+    command: ['sh', '-c', `echo "state=$ROOTLESSKIT_STATE_DIR"; sleep ${o} & exec sleep ${m}`],
+    ready: /state=\S+\n/,
+  });
+  await eventually(async () => pidsWith(m).length > 0 && pidsWith(o).length > 0, 30_000);
+  return { ...s, stateDir: /state=(\S+)/.exec(s.early)![1]!, marker: m, orphan: o };
 }
 
-async function nothingLeft(t: import('ava').ExecutionContext, s: Session, extraPids: number[] = []): Promise<void> {
-  t.true(await eventually(async () => pidsWith(s.marker).length === 0, 10_000), 'the target is gone');
-  t.true(await eventually(async () => pidsWith(s.orphan).length === 0, 10_000), 'what the target started is gone');
-  for (const pid of extraPids) t.true(await eventually(async () => !(await alive(pid)), 10_000), `process ${pid} is gone`);
-  t.true(await eventually(async () => !existsSync(s.stateDir), 10_000), `the state dir ${s.stateDir} is gone`);
+async function nothingLeft(t: ExecutionContext, s: Session, extraPids: number[] = []): Promise<void> {
+  t.true(await eventually(async () => pidsWith(s.marker).length === 0, 30_000), 'the target is gone');
+  t.true(await eventually(async () => pidsWith(s.orphan).length === 0, 30_000), 'what the target started is gone');
+  for (const pid of extraPids) t.true(await eventually(async () => !(await alive(pid)), 30_000), `process ${pid} is gone`);
+  t.true(await eventually(async () => !existsSync(s.stateDir), 30_000), `the state dir ${s.stateDir} is gone`);
 }
 
 for (const flags of [['--pidns', '--copy-up=/etc', '--net=none'], []]) {
   const label = flags.length > 0 ? flags.join(' ') : 'no namespace flags';
   e2e(`hygiene (${label}): the launcher SIGKILLed leaves no process and no state dir`, async (t) => {
-    const s = await session(flags);
+    const s = await session(t, flags);
     const childPid = Number(readFileSync(join(s.stateDir, 'child_pid'), 'utf8'));
     s.child.kill('SIGKILL');
     await s.done;
@@ -403,7 +374,7 @@ for (const flags of [['--pidns', '--copy-up=/etc', '--net=none'], []]) {
   });
 
   e2e(`hygiene (${label}): the child killed: the launcher fails clearly, nothing left`, async (t) => {
-    const s = await session(flags);
+    const s = await session(t, flags);
     const childPid = Number(readFileSync(join(s.stateDir, 'child_pid'), 'utf8'));
     process.kill(childPid, 'SIGKILL');
     const r = await s.done;
@@ -413,7 +384,7 @@ for (const flags of [['--pidns', '--copy-up=/etc', '--net=none'], []]) {
   });
 
   e2e(`hygiene (${label}): the target killed: exit 137, nothing left`, async (t) => {
-    const s = await session(flags);
+    const s = await session(t, flags);
     for (const pid of pidsWith(s.marker)) process.kill(pid, 'SIGKILL');
     const r = await s.done;
     t.is(r.code, 137, r.stderr);
@@ -426,11 +397,11 @@ e2e('a normal end: what the target left running in the background does not outli
   const r = await run(U, ['run', '--', 'sh', '-c', `sleep ${o} & echo started`]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, 'started\n');
-  t.true(await eventually(async () => pidsWith(o).length === 0, 10_000), 'the background process was killed');
+  t.true(await eventually(async () => pidsWith(o).length === 0, 30_000), 'the background process was killed');
 });
 
 e2e('the launcher SIGKILLed early in the start: the default state dir is removed too', async (t) => {
-  const tmp = userDir('rootless-iso-kill-');
+  const tmp = userDir('rootless-iso-kill-', t);
   const m = marker();
   const child = spawn(BIN, ['run', '--pidns', '--', 'sleep', m], {
     env: { PATH: process.env.PATH, HOME: U.home, TMPDIR: tmp, ...(process.env.ROOTLESS_NODE ? { ROOTLESS_NODE: process.env.ROOTLESS_NODE } : {}) },
@@ -438,10 +409,9 @@ e2e('the launcher SIGKILLed early in the start: the default state dir is removed
     ...(U.switchTo ? { uid: U.switchTo.uid, gid: U.switchTo.gid } : {}),
   });
   // child_pid is written once the id maps are: the state dir is complete.
-  await eventually(async () => readdirSync(tmp).some((d) => existsSync(join(tmp, d, 'child_pid'))), 10_000);
+  await eventually(async () => readdirSync(tmp).some((d) => existsSync(join(tmp, d, 'child_pid'))), 30_000);
   child.kill('SIGKILL');
   await new Promise((res) => child.on('close', res));
-  t.true(await eventually(async () => readdirSync(tmp).length === 0, 10_000), `left: ${readdirSync(tmp).join(', ')}`);
-  t.true(await eventually(async () => pidsWith(m).length === 0, 10_000), 'no target left');
-  rmSync(tmp, { recursive: true, force: true });
+  t.true(await eventually(async () => readdirSync(tmp).length === 0, 30_000), `left: ${readdirSync(tmp).join(', ')}`);
+  t.true(await eventually(async () => pidsWith(m).length === 0, 30_000), 'no target left');
 });

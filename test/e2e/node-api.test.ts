@@ -1,11 +1,9 @@
 // The Node API (src/index.ts) as a test suite would use it.
 import test from 'ava';
-import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runArgv } from '../../src/index.js';
-import { userEnv } from '../helpers/rootless.js';
-import { launcherUser, subIdRange, type TestUser } from '../helpers/user.js';
+import { U, e2e, subIdRange, userDir, userEnv } from '../helpers/e2e.js';
 
 test('runArgv turns options into the CLI flags, from the flag table', (t) => {
   t.deepEqual(runArgv(['id'], { propagation: 'rslave', copyUp: ['/etc', '/run'], pidns: true, mtu: 1500, logLevel: 'debug' }), [
@@ -16,14 +14,8 @@ test('runArgv turns options into the CLI flags, from the flag table', (t) => {
   t.throws(() => runArgv(['x'], { bogus: 1 } as never), { message: /unknown option "bogus"/ });
 });
 
-const who = launcherUser();
-const apiTest = typeof who === 'string' ? test.skip : test;
-if (typeof who === 'string') test('Node API environment', (t) => t.fail(who));
-
-apiTest('run() gives a test root-owned and sub-id-owned files, and the exit code', async (t) => {
-  const U = who as TestUser;
-  const dir = mkdtempSync(join(tmpdir(), 'rootless-api-'));
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
+e2e('run() gives a test root-owned and sub-id-owned files, and the exit code', async (t) => {
+  const dir = userDir('rootless-api-', t);
   const r = await run(['sh', '-c', 'touch f && chown 1000:1000 f && id -u && exit 3'], {}, {
     cwd: dir,
     env: userEnv(U),
@@ -32,11 +24,9 @@ apiTest('run() gives a test root-owned and sub-id-owned files, and the exit code
   t.is(r.code, 3, r.stderr);
   t.is(r.stdout, '0\n');
   t.is(statSync(join(dir, 'f')).uid, subIdRange('/etc/subuid', U)!.start + 999);
-  rmSync(dir, { recursive: true, force: true });
 });
 
-apiTest('run() reports a signal death as 128+N', async (t) => {
-  const U = who as TestUser;
+e2e('run() reports a signal death as 128+N', async (t) => {
   const r = await run(['sh', '-c', 'kill -KILL $$'], {}, { env: userEnv(U), ...(U.switchTo ?? {}) });
   t.is(r.code, 137);
 });

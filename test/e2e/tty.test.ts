@@ -1,14 +1,7 @@
 // Interactive use on a terminal: script(1) gives the launcher a real pty.
 // The target must own the terminal's foreground process group, so job
 // control works and Ctrl-C reaches the target rather than the launcher.
-import test from 'ava';
-import { run, waitFor, start, collect, BIN } from '../helpers/rootless.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
-
-const who = launcherUser();
-if (typeof who === 'string') test('tty environment', (t) => t.fail(who));
-const U = who as TestUser;
-const e2e = typeof who === 'string' ? test.skip : test;
+import { BIN, U, collect, e2e, run, start, waitFor } from '../helpers/e2e.js';
 
 function underScript(command: string, input?: string): ReturnType<typeof start> {
   // script -e: exit with the command's status; -q: no banner; log to /dev/null.
@@ -33,8 +26,8 @@ e2e('Ctrl-C on the terminal reaches the target (and its exit code comes back)', 
   });
   // Keep stdin open until we type ^C.
   const r = collect(child);
+  // The trap is set before "ready" is printed, and the target owns the terminal before it runs.
   await waitFor(child.stdout!, /ready/);
-  await new Promise((res) => setTimeout(res, 100));
   child.stdin!.write('\x03');
   const out = await r;
   t.is(out.code, 5, out.stdout);

@@ -26,6 +26,16 @@ export interface StartOptions {
   keepStdin?: boolean;
 }
 
+/**
+ * Variables every launcher started by this process gets unless the caller
+ * overrides them: e2e.ts points XDG_RUNTIME_DIR and TMPDIR at directories of
+ * this test run, so default and named state dirs of two runs never meet.
+ */
+const runDefaults = new Map<number, Record<string, string>>();
+export function setRunEnv(user: TestUser, vars: Record<string, string>): void {
+  runDefaults.set(user.uid, { ...runDefaults.get(user.uid), ...vars });
+}
+
 /** A clean environment for the test user (no root's HOME, no XDG of ours). */
 export function userEnv(user: TestUser, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -34,6 +44,7 @@ export function userEnv(user: TestUser, extra: Record<string, string | undefined
     USER: user.name,
     LOGNAME: user.name,
     LANG: 'C.UTF-8',
+    ...runDefaults.get(user.uid),
   };
   if (process.env.ROOTLESS_NODE) env.ROOTLESS_NODE = process.env.ROOTLESS_NODE;
   for (const [k, v] of Object.entries(extra)) {
@@ -57,12 +68,19 @@ export function start(user: TestUser, args: string[], opts: StartOptions = {}): 
   return child;
 }
 
-export function collect(child: ChildProcess, timeoutMs = 30_000): Promise<RunResult> {
+/**
+ * Everything the launcher writes, once it has exited and its pipes closed.
+ * Rejects (after SIGKILLing it) only if it is still running after
+ * `timeoutMs`, a backstop for a hung launcher, not a wait. The promise never
+ * counts as an unhandled rejection, so a test that fails elsewhere first
+ * does not abort the file.
+ */
+export function collect(child: ChildProcess, timeoutMs = 90_000): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve, reject) => {
+  const p = new Promise<RunResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`launcher did not finish in ${timeoutMs} ms; stdout=${stdout} stderr=${stderr}`));
@@ -72,27 +90,43 @@ export function collect(child: ChildProcess, timeoutMs = 30_000): Promise<RunRes
       resolve({ code, signal, stdout, stderr });
     });
   });
+  p.catch(() => {});
+  return p;
 }
 
 export function run(user: TestUser, args: string[], opts: StartOptions = {}): Promise<RunResult> {
   return collect(start(user, args, opts), opts.timeoutMs);
 }
 
-/** Resolves with everything read so far once `pattern` appears on the stream. */
-export function waitFor(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+/**
+ * Resolves with everything read so far once `pattern` appears on the stream;
+ * rejects as soon as the stream ends without it (the process exited), or,
+ * as a backstop only, after `timeoutMs`. Never an unhandled rejection.
+ */
+export function waitFor(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs = 90_000): Promise<string> {
   let seen = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(seen)}`)), timeoutMs);
+  const p = new Promise<string>((resolve, reject) => {
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onEnd);
+      if (err) reject(err);
+      else resolve(seen);
+    };
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(seen)}`)), timeoutMs);
     const onData = (d: Buffer | string): void => {
       seen += d.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        stream.off('data', onData);
-        resolve(seen);
-      }
+      if (pattern.test(seen)) finish();
     };
+    const onEnd = (): void => finish(new Error(`the stream ended before ${pattern} appeared; got ${JSON.stringify(seen)}`));
     stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('close', onEnd);
+    if ((stream as { readableEnded?: boolean }).readableEnded) onEnd();
   });
+  p.catch(() => {});
+  return p;
 }
 
 /** A process exists and is not a zombie. */

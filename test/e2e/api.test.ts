@@ -191,7 +191,8 @@ e2e('bad requests get a 4xx with a JSON message, and the API keeps serving', asy
     raw.on('close', () => res(got));
     raw.on('error', () => res(got));
   });
-  t.regex(rawReply, /^HTTP\/1\.1 400/);
+  // ("NOT" parses as a method nobody serves: 405; a line that does not parse at all: 400.)
+  t.regex(rawReply, /^HTTP\/1\.1 40[05] /);
   // A client that sends half a request and stalls does not stall others.
   const stalled = netConnect(s.sock);
   stalled.on('error', () => {});

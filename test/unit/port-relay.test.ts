@@ -13,10 +13,12 @@ import {
   createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, startConnector,
 } from '../../src/sys/native-port.js';
 import { SyscallError } from '../../src/sys/errors.js';
+import { freePort } from '../helpers/sockets.js';
 
-// Ports 22500-22599 belong to this file.
-let nextPort = 22500;
-const port = (): number => nextPort++;
+// Host ports from the kernel (bound to port 0, then released). The relay
+// binds them synchronously right after, so the window in which another
+// process could take one is a few microseconds.
+const port = (): Promise<number> => freePort();
 
 interface Rig {
   relay: number;
@@ -79,8 +81,8 @@ async function eventually(check: () => boolean, ms = 10_000): Promise<boolean> {
 test('tcp: echo through the relay, 64 MiB each way with matching sha256', async (t) => {
   const r = rig();
   const inner = server((s) => s.pipe(s));
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort);
   try {
     addTcp(r, 1, hostPort, childPort);
@@ -100,8 +102,8 @@ test('tcp: echo through the relay, 64 MiB each way with matching sha256', async 
 
 test('tcp: half-close: the client shuts down writing and still reads the reply', async (t) => {
   const r = rig();
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   // Answers only after it has read everything (EOF).
   const inner = server((s) => {
     const chunks: Buffer[] = [];
@@ -123,8 +125,8 @@ test('tcp: half-close: the client shuts down writing and still reads the reply',
 
 test('tcp: nothing listening inside resets the host connection promptly', async (t) => {
   const r = rig();
-  const hostPort = port();
-  const deadPort = port();
+  const hostPort = await port();
+  const deadPort = await port();
   try {
     addTcp(r, 1, hostPort, deadPort);
     const started = Date.now();
@@ -142,8 +144,8 @@ test('tcp: nothing listening inside resets the host connection promptly', async 
   }
 });
 
-test('tcp: a parent port in use is EADDRINUSE naming the address', (t) => {
-  const p = port();
+test('tcp: a parent port in use is EADDRINUSE naming the address', async (t) => {
+  const p = await port();
   const fd = listenSocket('tcp', '127.0.0.1', p, -1, false);
   const err = t.throws(() => listenSocket('tcp', '127.0.0.1', p, -1, false), { instanceOf: SyscallError }) as SyscallError;
   t.is(err.code, 'EADDRINUSE');
@@ -156,8 +158,8 @@ test('tcp: a parent port in use is EADDRINUSE naming the address', (t) => {
 test('tcp: removing a port closes its listener; an established connection finishes', async (t) => {
   const r = rig();
   const inner = server((s) => s.pipe(s));
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort);
   try {
     addTcp(r, 7, hostPort, childPort);
@@ -189,8 +191,8 @@ test('tcp: 200 concurrent connections, two workers with SO_REUSEPORT', async (t)
   const r = rig(2);
   const inner = server((s) => s.pipe(s));
   inner.maxConnections = 1000;
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort);
   try {
     addTcp(r, 1, hostPort, childPort, '127.0.0.1', '127.0.0.1', 2);
@@ -219,8 +221,8 @@ test.serial('tcp: an idle relayed connection costs the relay its two sockets, no
   const r = rig();
   const inner = server((s) => s.pipe(s));
   inner.maxConnections = 1000;
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort);
   const conns: Socket[] = [];
   const open = async (): Promise<Socket> => {
@@ -260,8 +262,8 @@ test.serial('tcp: an idle relayed connection costs the relay its two sockets, no
 test('tcp6: [::1] on the host to [::1] inside', async (t) => {
   const r = rig();
   const inner = server((s) => s.end('v6 ok'));
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort, '::1');
   try {
     addTcp(r, 1, hostPort, childPort, '::1', '::1');
@@ -281,8 +283,8 @@ function udpEcho(p: number): Promise<UdpSocket> {
 
 test('udp: per-client flows, replies to the right client, idle flows expire', async (t) => {
   const r = rig(1, 300);
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   const inner = await udpEcho(childPort);
   const clients: UdpSocket[] = [];
   try {
@@ -315,8 +317,8 @@ test('udp: per-client flows, replies to the right client, idle flows expire', as
 test('stop resets open connections and closes every socket', async (t) => {
   const r = rig();
   const inner = server(() => {});
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   await listen(inner, childPort);
   try {
     addTcp(r, 1, hostPort, childPort);
@@ -344,8 +346,8 @@ test('stop resets open connections and closes every socket', async (t) => {
 
 test('udp: a burst of equal datagrams (sent as one GSO batch) arrives as the same separate datagrams', async (t) => {
   const r = rig();
-  const childPort = port();
-  const hostPort = port();
+  const childPort = await port();
+  const hostPort = await port();
   // Room for the whole burst: this test is about boundaries, not loss.
   const inner = createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
   const seen: Buffer[] = [];

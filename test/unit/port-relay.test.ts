@@ -282,7 +282,9 @@ function udpEcho(p: number): Promise<UdpSocket> {
 }
 
 test('udp: per-client flows, replies to the right client, idle flows expire', async (t) => {
-  const r = rig(1, 300);
+  // Flows idle for 2 s expire: long enough that none expires between the replies
+  // and the count on a loaded machine, short enough to wait for.
+  const r = rig(1, 2000);
   const childPort = await port();
   const hostPort = await port();
   const inner = await udpEcho(childPort);
@@ -298,14 +300,21 @@ test('udp: per-client flows, replies to the right client, idle flows expire', as
       clients.map(async (c, i) => {
         const got = once(c, 'message');
         // The first datagram of a flow waits for the child's socket: queued, not lost.
+        // Resent every 500 ms all the same (same flow), as a UDP client does, so a
+        // datagram dropped under load does not hang the test.
         c.send(`client ${i}`, hostPort, '127.0.0.1');
-        const [m] = (await got) as [Buffer];
-        return m.toString();
+        const resend = setInterval(() => c.send(`client ${i}`, hostPort, '127.0.0.1'), 500);
+        try {
+          const [m] = (await got) as [Buffer];
+          return m.toString();
+        } finally {
+          clearInterval(resend);
+        }
       }),
     );
     t.deepEqual(replies, ['echo:client 0', 'echo:client 1', 'echo:client 2']);
     t.is(relayStats(r.relay).flowsActive, 3);
-    t.true(await eventually(() => relayStats(r.relay).flowsActive === 0, 5000), 'idle flows are closed');
+    t.true(await eventually(() => relayStats(r.relay).flowsActive === 0, 60_000), 'idle flows are closed');
     t.is(relayStats(r.relay).flowsExpired, 3);
   } finally {
     r.stop();

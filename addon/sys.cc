@@ -31,6 +31,15 @@ Napi::Value Pipe2(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// memfdCreate(name) -> fd (close-on-exec): an anonymous file, for data that
+// must survive an execve but is too big for its argv or environment.
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
+  std::string name = ArgString(info, 0, "name");
+  int fd = static_cast<int>(syscall(SYS_memfd_create, name.c_str(), 1U /* MFD_CLOEXEC */));
+  if (fd < 0) ThrowErrno(info.Env(), errno, "memfd_create", name);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = ArgInt(info, 0, "fd");
   if (close(fd) != 0 && errno != EINTR) ThrowErrno(info.Env(), errno, "close", std::to_string(fd));
@@ -209,6 +218,7 @@ Napi::Value Setns(const Napi::CallbackInfo& info) {
 void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe2", Napi::Function::New(env, Pipe2, "pipe2"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("capget", Napi::Function::New(env, Capget, "capget"));
   exports.Set("setPdeathsig", Napi::Function::New(env, SetPdeathsig, "setPdeathsig"));

@@ -4,7 +4,8 @@
 // a security policy refused, the child re-executes itself once the id maps
 // exist, which makes it uid 0 in the namespace and gives it the full set.
 import { RootlessError } from '../sys/errors.js';
-import { CAP_SYS_ADMIN, capget, execve, hasCap } from '../sys/native.js';
+import { writeSync } from 'node:fs';
+import { CAP_SYS_ADMIN, capget, execve, hasCap, memfdCreate } from '../sys/native.js';
 import { CHILD_FD, REEXEC_ENV, type ChildConfig } from './config.js';
 import type { ChildLogger } from './log.js';
 
@@ -38,9 +39,16 @@ export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
   }
   log.debug('no capabilities from the ambient set; re-executing the child', { reexecs: state.reexecs });
   const next: ReexecState = { config: state.config, reexecs: state.reexecs + 1 };
-  const env = [`${REEXEC_ENV}=${JSON.stringify(next)}`];
+  // The state holds the target's argv and environment, up to execve's own
+  // limit: too big for a variable (128 KiB per string), so it goes in an
+  // anonymous file whose fd number the variable names.
+  const stateFd = memfdCreate('rootless-reexec');
+  const bytes = Buffer.from(JSON.stringify(next), 'utf8');
+  for (let off = 0; off < bytes.length; ) off += writeSync(stateFd, bytes, off, bytes.length - off, off);
+  const env = [`${REEXEC_ENV}=${stateFd}`];
   // Node marks even stdio close-on-exec at startup: keep all of ours open.
   execve(process.execPath, [process.execPath, ...process.execArgv, process.argv[1] ?? ''], env, [
+    stateFd,
     0,
     1,
     2,

@@ -57,5 +57,5 @@ export const CHILD_FD = {
   firstActivated: 6,
 } as const;
 
-/** Environment variable that carries the child's state across a re-exec. */
+/** Environment variable naming the fd (a memfd) that carries the child's state across a re-exec. */
 export const REEXEC_ENV = '_ROOTLESS_CHILD_REEXEC';

@@ -1,7 +1,8 @@
 // Entry point of the child: node started by the parent's clone, inside the
 // new namespaces, holding the namespace's capabilities. It loads only what
 // it needs (no CLI, no logger) because its start is on the critical path.
-import { writeStderr } from '../sys/stderr.js';
+import { closeSync, readFileSync } from 'node:fs';
+import { keepStdioBlocking, writeStderr } from '../sys/stderr.js';
 import { SyncChannel } from '../protocol/sync-channel.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { RootlessError, errorMessage } from '../sys/errors.js';
@@ -17,6 +18,7 @@ import { startTarget } from './target.js';
 import { mark } from '../sys/trace.js';
 
 mark('child', 'main');
+keepStdioBlocking();
 
 /** Generous: node may start slowly on a loaded machine. EOF ends any wait at once. */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -26,8 +28,12 @@ const channel = new SyncChannel(CHILD_FD.fromParent, CHILD_FD.toParent, 'parent'
 function handshake(): ReexecState {
   const saved = process.env[REEXEC_ENV];
   if (saved !== undefined) {
+    // The fd of the memfd src/child/caps.ts wrote the state to.
     delete process.env[REEXEC_ENV];
-    return JSON.parse(saved) as ReexecState;
+    const fd = Number(saved);
+    const state = JSON.parse(readFileSync(fd, 'utf8')) as ReexecState;
+    closeSync(fd);
+    return state;
   }
   const hello = channel.receive('ParentHello', 'ParentHello', HANDSHAKE_TIMEOUT_MS);
   if (hello.version !== PROTOCOL_VERSION) {

@@ -4,7 +4,7 @@
 //   126/127 (target not executable / not found) | 2 (bad usage)
 // `run` (and RootlessKit's argv) take the fast path: a table-driven parser
 // without commander, which is loaded only for help and other subcommands.
-import { writeStderr, writeStdout } from '../sys/stderr.js';
+import { keepStdioBlocking, writeStderr, writeStdout } from '../sys/stderr.js';
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
 import { CliExit, invokedAsRootlesskit, parseRunFlags, programName, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
@@ -77,6 +77,7 @@ async function sessionCommand(kind: 'exec' | 'ps', argv: string[]): Promise<numb
 
 async function main(): Promise<number> {
   mark('parent', 'main');
+  keepStdioBlocking();
   const invokedAs = process.env[INVOKED_AS_ENV] ?? '';
   delete process.env[INVOKED_AS_ENV];
   const argv = process.argv.slice(2);

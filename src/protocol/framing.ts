@@ -1,12 +1,18 @@
 // Length-prefixed JSON frames: a 4-byte big-endian length N, then N bytes of
 // UTF-8 JSON holding one object with a known string `type`. Loaded by the
 // child at startup, so it imports nothing from node beyond the Buffer global.
+// The decoder copies whatever it keeps past a push: callers (the child's
+// synchronous channel) reuse one read buffer.
 
 import { ProtocolError } from '../sys/errors.js';
 import { MESSAGE_TYPES } from './messages.js';
 import type { Message } from './messages.js';
 
-export const MAX_FRAME_BYTES = 1 << 20;
+/** ParentHello carries the target's argv and environment: up to 6 MiB for
+ * execve (min(RLIMIT_STACK/4, 6 MiB)), and JSON may write a control byte as
+ * 6 (\u0001). 64 MiB holds that; garbage text still reads as a length of
+ * hundreds of megabytes (any printable first byte is >= 0x20 << 24). */
+export const MAX_FRAME_BYTES = 64 << 20;
 
 const HEADER_BYTES = 4;
 const EXCERPT_BYTES = 64;
@@ -75,7 +81,11 @@ export class FrameDecoder {
       this.chunks.push(chunk);
       this.size += chunk.length;
     }
-    if (this.size < this.need) return [];
+    if (this.size < this.need) {
+      // Kept past this call: a copy, the caller may reuse its buffer.
+      if (chunk.length > 0) this.chunks[this.chunks.length - 1] = Buffer.from(chunk);
+      return [];
+    }
 
     const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
     const out: Message[] = [];
@@ -111,9 +121,10 @@ export class FrameDecoder {
       if (out.length === 0) throw err;
       return out;
     }
-    const rest = buf.subarray(off);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.size = rest.length;
+    // A copy: `buf` may be the caller's buffer.
+    const rest = off < buf.length ? Buffer.from(buf.subarray(off)) : undefined;
+    this.chunks = rest ? [rest] : [];
+    this.size = rest?.length ?? 0;
     return out;
   }
 

@@ -63,6 +63,7 @@ interface Addon {
   orphansReaped(): number;
   pipe2(): [number, number];
   close(fd: number): void;
+  memfdCreate(name: string): number;
   flock(fd: number, exclusive: boolean, nonblocking: boolean): boolean;
   capget(): CapSets;
   setPdeathsig(sig: number): void;
@@ -102,6 +103,7 @@ export const startReaper = wrap(addon.startReaper);
 export const orphansReaped = wrap(addon.orphansReaped);
 export const pipe2 = wrap(addon.pipe2);
 export const close = wrap(addon.close);
+export const memfdCreate = wrap(addon.memfdCreate);
 export const flock = wrap(addon.flock);
 export const capget = wrap(addon.capget);
 export const setPdeathsig = wrap(addon.setPdeathsig);

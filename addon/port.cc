@@ -31,6 +31,7 @@
 // JavaScript only creates the host sockets (so bind errors like EADDRINUSE
 // come back synchronously, naming the address) and adds/removes ports.
 #include "common.h"
+#include "netlink.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -51,6 +52,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,18 +74,37 @@ struct Target {
   uint8_t addr[16] = {};
 };
 
+// Parent -> child: connect (TCP) or make a flow socket (UDP) to the target
+// addr:port, from the client's address if the child keeps it. kProtoRelease:
+// the parent closed a UDP flow the child made with the client's address (the
+// request it was made for, proto aside); no reply.
 struct WireRequest {
   uint32_t id;
   uint8_t proto;
   uint8_t family;
   uint16_t port;
   uint8_t addr[16];
+  uint8_t srcFamily;  // 0: no client address (the child connects from its own)
+  uint8_t pad = 0;
+  uint16_t srcPort;   // host order
+  uint8_t srcAddr[16];
 };
+static_assert(sizeof(WireRequest) == 44, "wire format");
 
+enum : uint8_t { kProtoRelease = 3 };
+
+// Child -> parent. id 0 is the connector's status, sent first on every
+// control socket: flags say whether client addresses are kept.
 struct WireReply {
   uint32_t id;
-  int32_t err;  // 0: the socket is attached
+  int32_t err;     // 0: the socket is attached
+  uint32_t flags;  // kReplyKept: the socket's source is the client's address
 };
+static_assert(sizeof(WireReply) == 12, "wire format");
+
+enum : uint32_t { kReplyKept = 1 };
+// Status flags (reply id 0).
+enum : uint32_t { kStatusOn = 1, kStatusIPv6 = 2, kStatusUdp = 4, kStatusKnown = 1u << 31 };
 
 int64_t NowMs() {
   timespec ts{};
@@ -275,6 +297,8 @@ struct Flow : Handler {
   sockaddr_storage client{};
   socklen_t clientLen = 0;
   int64_t lastActive = 0;
+  bool kept = false;  // the child made it from the client's address
+  WireRequest req{};  // what it was made for (for the release)
   std::deque<std::string> queued;  // datagrams that came before the socket
   void OnEvent(uint32_t events) override;
 };
@@ -282,6 +306,7 @@ struct Flow : Handler {
 struct Pending {
   Conn* conn = nullptr;
   Flow* flow = nullptr;
+  WireRequest req{};
 };
 
 struct ControlEnd : Handler {
@@ -307,6 +332,9 @@ struct Command {
 struct Stats {
   std::atomic<uint64_t> connsAccepted{0}, connsActive{0}, connsRefused{0}, connsAborted{0};
   std::atomic<uint64_t> flowsActive{0}, flowsExpired{0}, udpDropped{0}, udpIn{0}, udpOut{0};
+  // Connections and flows made inside from the client's address, or not.
+  std::atomic<uint64_t> sourceKept{0}, sourceNotKept{0};
+  std::atomic<uint32_t> sourceStatus{0};  // the child's status flags
 };
 
 struct Engine;
@@ -349,7 +377,8 @@ struct Worker {
   void Run();
   void Tick(int64_t now);
   void HandleCommands();
-  void SendRequest(uint8_t proto, const Target& t, Pending p);
+  void SendRequest(uint8_t proto, const Target& t, Pending p, const sockaddr_storage* client);
+  void SendRelease(WireRequest req);
   void FlushOutbox();
   void OnReply(const WireReply& rep, int fd);
   void OnControlLost(const std::string& why);
@@ -562,7 +591,9 @@ void Worker::Attach(Conn* c, int childFd) {
 void Listener::OnEvent(uint32_t) {
   if (dead) return;
   for (int i = 0; i < 64; i++) {
-    int fd = accept4(this->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peerLen = sizeof peer;
+    int fd = accept4(this->fd, reinterpret_cast<sockaddr*>(&peer), &peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -588,11 +619,27 @@ void Listener::OnEvent(uint32_t) {
     }
     Pending p;
     p.conn = c;
-    w->SendRequest(kProtoTcp, target, p);
+    w->SendRequest(kProtoTcp, target, p, &peer);
   }
 }
 
-void Worker::SendRequest(uint8_t proto, const Target& t, Pending p) {
+// The client's address, as the wire carries it (srcFamily 0 if unknown).
+void PutClient(WireRequest* req, const sockaddr_storage* client) {
+  if (client == nullptr) return;
+  if (client->ss_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(client);
+    req->srcFamily = AF_INET;
+    req->srcPort = ntohs(s->sin_port);
+    std::memcpy(req->srcAddr, &s->sin_addr, 4);
+  } else if (client->ss_family == AF_INET6) {
+    auto* s = reinterpret_cast<const sockaddr_in6*>(client);
+    req->srcFamily = AF_INET6;
+    req->srcPort = ntohs(s->sin6_port);
+    std::memcpy(req->srcAddr, &s->sin6_addr, 16);
+  }
+}
+
+void Worker::SendRequest(uint8_t proto, const Target& t, Pending p, const sockaddr_storage* client) {
   WireRequest req{};
   req.id = nextId++;
   if (nextId == 0) nextId = 1;
@@ -600,6 +647,8 @@ void Worker::SendRequest(uint8_t proto, const Target& t, Pending p) {
   req.family = t.family;
   req.port = t.port;
   std::memcpy(req.addr, t.addr, sizeof req.addr);
+  PutClient(&req, client);
+  p.req = req;
   pending[req.id] = p;
   if (!outbox.empty()) {
     outbox.emplace_back(req, p);
@@ -612,6 +661,22 @@ void Worker::SendRequest(uint8_t proto, const Target& t, Pending p) {
   } else if (err != 0) {
     OnControlLost(std::string("send to the child: ") + ErrnoName(err));
   }
+}
+
+void Worker::SendRelease(WireRequest req) {
+  if (controlLost) return;
+  req.proto = kProtoRelease;
+  req.id = 0;
+  if (outbox.empty()) {
+    int err = SendWithFd(ctl, &req, sizeof req, -1);
+    if (err == 0) return;
+    if (err != EAGAIN && err != ENOBUFS) {
+      OnControlLost(std::string("send to the child: ") + ErrnoName(err));
+      return;
+    }
+    WantWrite(epfd, ctl, static_cast<Handler*>(&ctlEnd), &ctlWantsWrite, true);
+  }
+  outbox.emplace_back(req, Pending{});
 }
 
 void Worker::FlushOutbox() {
@@ -679,6 +744,11 @@ void ControlEnd::OnEvent(uint32_t events) {
 }
 
 void Worker::OnReply(const WireReply& rep, int fd) {
+  if (rep.id == 0) {
+    if (fd >= 0) close(fd);
+    engine->stats.sourceStatus = rep.flags | kStatusKnown;
+    return;
+  }
   auto it = pending.find(rep.id);
   if (it == pending.end()) {
     if (fd >= 0) close(fd);
@@ -686,6 +756,8 @@ void Worker::OnReply(const WireReply& rep, int fd) {
   }
   Pending p = it->second;
   pending.erase(it);
+  bool kept = rep.err == 0 && fd >= 0 && (rep.flags & kReplyKept) != 0;
+  if (rep.err == 0 && fd >= 0) (kept ? engine->stats.sourceKept : engine->stats.sourceNotKept)++;
   if (p.conn != nullptr) {
     if (rep.err != 0 || fd < 0) {
       // Nothing listens inside (or it is unreachable): reset the host
@@ -704,10 +776,12 @@ void Worker::OnReply(const WireReply& rep, int fd) {
   Flow* f = p.flow;
   if (f == nullptr) {
     if (fd >= 0) close(fd);
+    if (kept) SendRelease(p.req);
     return;
   }
   if (f->dead || f->port->dead || rep.err != 0 || fd < 0) {
     if (fd >= 0) close(fd);
+    if (kept) SendRelease(p.req);
     if (!f->dead) {
       engine->stats.udpDropped += f->queued.size();
       f->port->flows.erase(f->key);
@@ -717,6 +791,8 @@ void Worker::OnReply(const WireReply& rep, int fd) {
     return;
   }
   f->fd = fd;
+  f->kept = kept;
+  f->req = p.req;
   SetNonBlocking(fd);
   int size = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -739,6 +815,7 @@ void Worker::OnReply(const WireReply& rep, int fd) {
 
 void Worker::CloseFlow(Flow* f) {
   if (f->dead) return;
+  if (f->kept) SendRelease(f->req);
   if (f->fd >= 0) close(f->fd);
   f->fd = -1;
   if (!f->port->dead) f->port->flows.erase(f->key);
@@ -875,7 +952,7 @@ void UdpPort::OnEvent(uint32_t) {
         e->stats.flowsActive++;
         Pending p;
         p.flow = f;
-        w->SendRequest(kProtoUdp, target, p);
+        w->SendRequest(kProtoUdp, target, p, &f->client);
       } else {
         f = it->second;
       }
@@ -1238,6 +1315,16 @@ Napi::Value RelayStats(const Napi::CallbackInfo& info) {
   set("udpIn", e->stats.udpIn);
   set("udpOut", e->stats.udpOut);
   set("udpDropped", e->stats.udpDropped);
+  set("sourceKept", e->stats.sourceKept);
+  set("sourceNotKept", e->stats.sourceNotKept);
+  uint32_t st = e->stats.sourceStatus.load();
+  if (st & kStatusKnown) {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("on", (st & kStatusOn) != 0);
+    s.Set("ipv6", (st & kStatusIPv6) != 0);
+    s.Set("udp", (st & kStatusUdp) != 0);
+    o.Set("source", s);
+  }
   return o;
 }
 
@@ -1379,7 +1466,7 @@ struct CtlSock : Handler {
   std::deque<OutReply> out;
   bool wantsWrite = false;
   void OnEvent(uint32_t events) override;
-  void Reply(uint32_t id, int err, int sock);
+  void Reply(uint32_t id, int err, int sock, uint32_t flags = 0);
   void Flush();
 };
 
@@ -1388,8 +1475,64 @@ struct Connecting : Handler {
   CtlSock* ctl = nullptr;
   uint32_t id = 0;
   int fd = -1;
+  uint32_t flags = 0;
   int64_t deadline = 0;
   void OnEvent(uint32_t events) override;
+};
+
+// ---- child: source addresses ------------------------------------------------
+//
+// The connector makes each connection (TCP) or flow socket (UDP) inside
+// from the client's own address and port: IP_TRANSPARENT / IPV6_TRANSPARENT
+// lets it bind an address that is not local. The target answers to that
+// address, which the namespace would route out of its default route (or
+// find unreachable); rules send the answers to lo, where they reach the
+// transparent socket:
+//  - TCP: the socket carries SO_MARK kMark; with net.ipv4.tcp_fwmark_accept
+//    the accepted socket inherits it from the SYN, so everything the target
+//    sends on that connection matches "fwmark kMark lookup kTcpTable", a
+//    table with "local default dev lo". Only our sockets carry the mark;
+//    with net.ipv{4,6}.fwmark_reflect the kernel's RST or ICMP error for
+//    one of our packets carries it too.
+//  - UDP: the target answers from its one unconnected socket, which no mark
+//    reaches. A rule per published port ("ipproto udp sport PORT lookup T")
+//    points at a table per target address holding "local CLIENT dev lo src
+//    TARGET" for each client with a live flow (src: a wildcard-bound server
+//    then answers from the address the flow is connected to). Datagrams the
+//    service sends from PORT to any other address find no route in T and
+//    fall through to the main table as before.
+// Loopback clients (127.0.0.0/8, ::1) need none of it: their addresses are
+// local inside too.
+constexpr uint32_t kMark = 0x72730001;
+constexpr uint32_t kTcpTable = 7273;
+constexpr uint32_t kUdpTableBase = 7274;
+constexpr uint32_t kTcpPriority = 7273;
+constexpr uint32_t kUdpPriority = 7274;
+
+enum SourceMode { kSourceOff = 0, kSourceKeep = 1, kSourceLoopbackOnly = 2 };
+
+struct ClientSource {
+  int family = 0;
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  bool loopback = false;
+  const uint8_t* raw = nullptr;  // the address bytes (4 or 16)
+};
+
+struct SourceRouting {
+  int mode = kSourceOff;
+  bool on = false, ipv6 = false, udp = false;
+  std::string warning;
+  nl::Socket nl;
+  std::map<std::string, uint32_t> udpTables;  // family + target address -> table
+  std::set<std::string> udpRules;             // family + port + table
+  std::map<std::string, int> udpRoutes;       // family + table + client -> flows
+
+  void Setup();
+  bool Client(const WireRequest& req, ClientSource* out) const;
+  int AcquireUdp(const WireRequest& req, const ClientSource& src);
+  void ReleaseUdp(const WireRequest& req);
+  std::string RouteKey(const WireRequest& req, const ClientSource& src, uint32_t* table);
 };
 
 struct Connector {
@@ -1403,12 +1546,220 @@ struct Connector {
   // the errno if entering it failed (every request then gets it).
   int netnsFd = -1;
   int netnsErr = 0;
+  SourceRouting source;
+  // Set once the thread is in its namespace and routing is set up.
+  std::mutex readyMu;
+  std::condition_variable readyCv;
+  bool ready = false;
   void Run();
   void Request(CtlSock* ctl, const WireRequest& req);
+  int KeptSocket(const WireRequest& req, const ClientSource& src, int type);
 };
 
-void CtlSock::Reply(uint32_t id, int err, int sock) {
-  OutReply r{{id, err}, sock};
+std::string SetupStep(const char* what, int err) { return std::string(what) + ": " + ErrnoName(err); }
+
+void SourceRouting::Setup() {
+  if (mode == kSourceLoopbackOnly) {
+    on = ipv6 = true;
+    return;
+  }
+  if (int err = nl.Open()) {
+    warning = SetupStep("rtnetlink socket", err);
+    return;
+  }
+  if (int err = nl::WriteSysctl("/proc/sys/net/ipv4/tcp_fwmark_accept", "1")) {
+    warning = SetupStep("net.ipv4.tcp_fwmark_accept", err);
+    return;
+  }
+  // The kernel's own answers (a RST when nothing listens, ICMP port
+  // unreachable) carry the mark of what they answer, so they come back too:
+  // a refused connect is refused at once, not timed out.
+  if (int err = nl::WriteSysctl("/proc/sys/net/ipv4/fwmark_reflect", "1")) {
+    warning = SetupStep("net.ipv4.fwmark_reflect", err);
+    return;
+  }
+  nl::WriteSysctl("/proc/sys/net/ipv6/fwmark_reflect", "1");  // absent without IPv6
+  // Per family: the TCP table and rule, and a probe of a transparent socket.
+  auto family = [&](int fam) -> std::string {
+    nl::LocalRoute r;
+    r.family = fam;
+    r.table = kTcpTable;
+    if (int err = nl.Do(nl::EncodeRoute(r, true, nl.NextSeq()))) return SetupStep("local route", err);
+    nl::Rule rule;
+    rule.family = fam;
+    rule.priority = kTcpPriority;
+    rule.table = kTcpTable;
+    rule.fwmark = kMark;
+    if (int err = nl.Do(nl::EncodeRule(rule, true, nl.NextSeq()))) return SetupStep("fwmark rule", err);
+    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return SetupStep("socket", errno);
+    int one = 1;
+    uint32_t mark = kMark;
+    std::string why;
+    if (setsockopt(fd, fam == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, fam == AF_INET6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof one) != 0)
+      why = SetupStep(fam == AF_INET6 ? "IPV6_TRANSPARENT" : "IP_TRANSPARENT", errno);
+    else if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
+      why = SetupStep("SO_MARK", errno);
+    close(fd);
+    return why;
+  };
+  std::string v4 = family(AF_INET);
+  if (!v4.empty()) {
+    warning = v4;
+    return;
+  }
+  on = true;
+  std::string v6 = family(AF_INET6);
+  ipv6 = v6.empty();
+  // A namespace without IPv6 has no IPv6 clients to lose: no warning.
+  if (!ipv6 && v6.find("EAFNOSUPPORT") == std::string::npos) warning = "IPv6: " + v6;
+  // UDP needs rules keyed on the source port (Linux 4.17): probe one.
+  nl::Rule probe;
+  probe.family = AF_INET;
+  probe.priority = kUdpPriority;
+  probe.table = kUdpTableBase;
+  probe.ipproto = IPPROTO_UDP;
+  probe.sport = 65534;  // the kernel takes ports 1-65534 in a range
+  int err = nl.Do(nl::EncodeRule(probe, true, nl.NextSeq()));
+  if (err == 0) err = nl.Do(nl::EncodeRule(probe, false, nl.NextSeq()));
+  udp = err == 0;
+  if (!udp) warning = (warning.empty() ? "" : warning + "; ") + "UDP: " + SetupStep("ipproto/sport rule", err);
+}
+
+bool IsV4Mapped(const uint8_t* a) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a, prefix, 12) == 0;
+}
+
+// The client's address in the target's family, or false when the
+// connection must come from the child's own address: none sent, another
+// family (an IPv6 client of an IPv4 target), link-local, or not set up.
+bool SourceRouting::Client(const WireRequest& req, ClientSource* out) const {
+  if (!on || req.srcFamily == 0) return false;
+  const uint8_t* a = req.srcAddr;
+  int fam = req.srcFamily;
+  if (fam == AF_INET6 && req.family == AF_INET && IsV4Mapped(a)) {
+    fam = AF_INET;
+    a += 12;
+  }
+  if (fam != req.family) return false;
+  out->family = fam;
+  out->raw = a;
+  if (fam == AF_INET) {
+    auto* s = reinterpret_cast<sockaddr_in*>(&out->addr);
+    s->sin_family = AF_INET;
+    s->sin_port = htons(req.srcPort);
+    std::memcpy(&s->sin_addr, a, 4);
+    out->len = sizeof *s;
+    out->loopback = a[0] == 127;
+  } else {
+    auto* s = reinterpret_cast<sockaddr_in6*>(&out->addr);
+    s->sin6_family = AF_INET6;
+    s->sin6_port = htons(req.srcPort);
+    std::memcpy(&s->sin6_addr, a, 16);
+    out->len = sizeof *s;
+    out->loopback = IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+    if (IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr) || IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) return false;
+  }
+  if (out->loopback) return true;
+  if (mode == kSourceLoopbackOnly) return false;
+  if (fam == AF_INET6 && !ipv6) return false;
+  if (req.proto == kProtoUdp && !udp) return false;
+  return true;
+}
+
+std::string SourceRouting::RouteKey(const WireRequest& req, const ClientSource& src, uint32_t* table) {
+  size_t n = req.family == AF_INET6 ? 16 : 4;
+  std::string target(1, static_cast<char>(req.family));
+  target.append(reinterpret_cast<const char*>(req.addr), n);
+  auto it = udpTables.find(target);
+  if (it == udpTables.end()) it = udpTables.emplace(target, kUdpTableBase + static_cast<uint32_t>(udpTables.size())).first;
+  *table = it->second;
+  std::string key = target;
+  key.append(reinterpret_cast<const char*>(src.raw), n);
+  return key;
+}
+
+// Routes this flow's answers to lo: the port's rule (once) and the client's
+// local route in the target's table (counted per flow). 0 or errno.
+int SourceRouting::AcquireUdp(const WireRequest& req, const ClientSource& src) {
+  uint32_t table;
+  std::string key = RouteKey(req, src, &table);
+  std::string ruleKey = std::string(1, static_cast<char>(req.family)) + std::to_string(req.port) + "/" + std::to_string(table);
+  if (udpRules.count(ruleKey) == 0) {
+    nl::Rule r;
+    r.family = req.family;
+    r.priority = kUdpPriority;
+    r.table = table;
+    r.ipproto = IPPROTO_UDP;
+    r.sport = req.port;
+    if (int err = nl.Do(nl::EncodeRule(r, true, nl.NextSeq()))) return err;
+    udpRules.insert(ruleKey);
+  }
+  int& count = udpRoutes[key];
+  if (count == 0) {
+    nl::LocalRoute r;
+    r.family = req.family;
+    r.table = table;
+    size_t n = req.family == AF_INET6 ? 16 : 4;
+    std::memcpy(r.dst, src.raw, n);
+    r.dstLen = static_cast<uint8_t>(n * 8);
+    r.hasPrefsrc = true;
+    std::memcpy(r.prefsrc, req.addr, n);
+    if (int err = nl.Do(nl::EncodeRoute(r, true, nl.NextSeq()))) {
+      udpRoutes.erase(key);
+      return err;
+    }
+  }
+  count++;
+  return 0;
+}
+
+void SourceRouting::ReleaseUdp(const WireRequest& req) {
+  ClientSource src;
+  if (!Client(req, &src) || src.loopback) return;
+  uint32_t table;
+  std::string key = RouteKey(req, src, &table);
+  auto it = udpRoutes.find(key);
+  if (it == udpRoutes.end() || --it->second > 0) return;
+  udpRoutes.erase(it);
+  nl::LocalRoute r;
+  r.family = req.family;
+  r.table = table;
+  size_t n = req.family == AF_INET6 ? 16 : 4;
+  std::memcpy(r.dst, src.raw, n);
+  r.dstLen = static_cast<uint8_t>(n * 8);
+  nl.Do(nl::EncodeRoute(r, false, nl.NextSeq()));
+}
+
+// A socket bound to the client's address and port, ready to connect; -1
+// when the kernel refuses (the port is taken inside, say): the caller then
+// connects from the child's own address.
+int Connector::KeptSocket(const WireRequest& req, const ClientSource& src, int type) {
+  int fd = socket(req.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  // The same client port may be in use toward another port, or linger in
+  // TIME_WAIT from the client's previous connection.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (!src.loopback) {
+    bool v6 = req.family == AF_INET6;
+    uint32_t mark = kMark;
+    if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&src.addr), src.len) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void CtlSock::Reply(uint32_t id, int err, int sock, uint32_t flags) {
+  OutReply r{{id, err, flags}, sock};
   if (out.empty()) {
     int e = SendWithFd(fd, &r.rep, sizeof r.rep, sock);
     if (e == 0 || (e != EAGAIN && e != ENOBUFS)) {
@@ -1463,6 +1814,10 @@ void CtlSock::OnEvent(uint32_t events) {
 }
 
 void Connector::Request(CtlSock* ctl, const WireRequest& req) {
+  if (req.proto == kProtoRelease) {
+    source.ReleaseUdp(req);
+    return;
+  }
   if (netnsErr != 0) {
     ctl->Reply(req.id, netnsErr, -1);
     return;
@@ -1487,23 +1842,50 @@ void Connector::Request(CtlSock* ctl, const WireRequest& req) {
     len = sizeof *s;
   }
   int type = req.proto == kProtoTcp ? SOCK_STREAM : SOCK_DGRAM;
-  int fd = socket(req.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ClientSource src;
+  bool keep = source.Client(req, &src);
+  int fd = -1;
+  int rc = -1;
+  uint32_t flags = 0;
+  if (keep) {
+    fd = KeptSocket(req, src, type);
+    if (fd >= 0 && req.proto == kProtoUdp && !src.loopback && source.AcquireUdp(req, src) != 0) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd >= 0) {
+      do {
+        rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+      } while (rc != 0 && errno == EINTR);
+      if (rc != 0 && (errno == EADDRINUSE || errno == EADDRNOTAVAIL)) {
+        // This 4-tuple is taken inside: from the child's own address then.
+        close(fd);
+        fd = -1;
+        if (req.proto == kProtoUdp) source.ReleaseUdp(req);
+      } else {
+        flags = kReplyKept;
+      }
+    }
+  }
   if (fd < 0) {
-    ctl->Reply(req.id, errno, -1);
-    return;
+    fd = socket(req.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ctl->Reply(req.id, errno, -1);
+      return;
+    }
+    do {
+      rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    } while (rc != 0 && errno == EINTR);
   }
   if (req.proto == kProtoTcp) SetNoDelay(fd);
-  int rc;
-  do {
-    rc = connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
-  } while (rc != 0 && errno == EINTR);
   if (rc == 0) {
-    ctl->Reply(req.id, 0, fd);
+    ctl->Reply(req.id, 0, fd, flags);
     return;
   }
   if (errno != EINPROGRESS) {
     int err = errno;
     close(fd);
+    if (flags != 0 && req.proto == kProtoUdp) source.ReleaseUdp(req);
     ctl->Reply(req.id, err, -1);
     return;
   }
@@ -1518,7 +1900,7 @@ void Connector::Request(CtlSock* ctl, const WireRequest& req) {
       close(fd);
       ctl->Reply(req.id, err, -1);
     } else {
-      ctl->Reply(req.id, 0, fd);
+      ctl->Reply(req.id, 0, fd, flags);
     }
     return;
   }
@@ -1527,6 +1909,7 @@ void Connector::Request(CtlSock* ctl, const WireRequest& req) {
   p->ctl = ctl;
   p->id = req.id;
   p->fd = fd;
+  p->flags = flags;
   p->deadline = NowMs() + connectTimeoutMs;
   epoll_event ev{};
   ev.events = EPOLLOUT | EPOLLONESHOT;
@@ -1553,7 +1936,7 @@ void Connecting::OnEvent(uint32_t) {
     close(fd);
     ctl->Reply(id, err, -1);
   } else {
-    ctl->Reply(id, 0, fd);
+    ctl->Reply(id, 0, fd, flags);
   }
   fd = -1;
   dead = true;
@@ -1599,12 +1982,26 @@ void* ConnectorMain(void* arg) {
     close(c->netnsFd);
     c->netnsFd = -1;
   }
+  // In the namespace now: the rules go there, and the status goes first
+  // on every control socket (the parent reports it in /v1/info).
+  if (c->source.mode != kSourceOff && c->netnsErr == 0) c->source.Setup();
+  uint32_t status = (c->source.on ? +kStatusOn : 0u) | (c->source.ipv6 ? +kStatusIPv6 : 0u) | (c->source.udp ? +kStatusUdp : 0u);
+  if (!c->source.on) status = 0;
+  for (CtlSock* s : c->ctls) s->Reply(0, 0, -1, status);
+  {
+    std::lock_guard<std::mutex> lock(c->readyMu);
+    c->ready = true;
+  }
+  c->readyCv.notify_all();
   c->Run();
   return nullptr;
 }
 
-// startConnector(controlFds: number[], connectTimeoutMs, netnsPath?): runs
-// until every control socket is closed by the parent.
+// startConnector(controlFds: number[], connectTimeoutMs, netnsPath?,
+// sourceMode?): runs until every control socket is closed by the parent.
+// sourceMode 1 keeps client addresses (sets up the namespace's routing
+// first), 2 keeps only loopback ones (no routing: for tests outside a
+// namespace). Returns {on, ipv6, udp, warning?} once set up.
 Napi::Value StartConnector(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "startConnector(controlFds)");
@@ -1615,6 +2012,11 @@ Napi::Value StartConnector(const Napi::CallbackInfo& info) {
     std::string ns = info[2].As<Napi::String>().Utf8Value();
     c->netnsFd = open(ns.c_str(), O_RDONLY | O_CLOEXEC);
     if (c->netnsFd < 0) ThrowErrno(env, errno, "open", ns);
+  }
+  if (info.Length() > 3 && info[3].IsNumber()) {
+    int mode = info[3].As<Napi::Number>().Int32Value();
+    if (mode < kSourceOff || mode > kSourceLoopbackOnly) throw Napi::TypeError::New(env, "sourceMode must be 0, 1 or 2");
+    c->source.mode = mode;
   }
   c->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (c->epfd < 0) ThrowErrno(env, errno, "epoll_create1");
@@ -1635,12 +2037,65 @@ Napi::Value StartConnector(const Napi::CallbackInfo& info) {
   int rc = pthread_create(&t, nullptr, ConnectorMain, c);
   if (rc != 0) ThrowErrno(env, rc, "pthread_create");
   pthread_detach(t);
-  return env.Undefined();
+  {
+    // Setup is a few netlink round trips; the child starts the target after.
+    std::unique_lock<std::mutex> lock(c->readyMu);
+    c->readyCv.wait(lock, [&] { return c->ready; });
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("on", c->source.on);
+  o.Set("ipv6", c->source.on && c->source.ipv6);
+  o.Set("udp", c->source.on && c->source.udp);
+  if (!c->source.warning.empty()) o.Set("warning", c->source.warning);
+  return o;
+}
+
+// encodeNetlink('rule' | 'route', add, {family: 4|6, table, priority?,
+// fwmark?, ipproto?, sport?, dst?, prefsrc?}): the request bytes the
+// connector would send (unit tests decode them).
+Napi::Value EncodeNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string kind = ArgString(info, 0, "kind");
+  bool add = info.Length() > 1 && info[1].ToBoolean().Value();
+  if (info.Length() < 3 || !info[2].IsObject()) throw Napi::TypeError::New(env, "spec must be an object");
+  Napi::Object o = info[2].As<Napi::Object>();
+  auto num = [&](const char* k) -> uint32_t {
+    return o.Has(k) && o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().Uint32Value() : 0;
+  };
+  int family = num("family") == 6 ? AF_INET6 : AF_INET;
+  auto addr = [&](const char* k, uint8_t* out) -> bool {
+    if (!o.Has(k) || !o.Get(k).IsString()) return false;
+    std::string s = o.Get(k).As<Napi::String>().Utf8Value();
+    if (inet_pton(family, s.c_str(), out) != 1) throw Napi::TypeError::New(env, std::string(k) + " is not an address: " + s);
+    return true;
+  };
+  std::vector<uint8_t> b;
+  if (kind == "rule") {
+    nl::Rule r;
+    r.family = family;
+    r.table = num("table");
+    r.priority = num("priority");
+    r.fwmark = num("fwmark");
+    r.ipproto = static_cast<uint8_t>(num("ipproto"));
+    r.sport = static_cast<uint16_t>(num("sport"));
+    b = nl::EncodeRule(r, add, 1);
+  } else if (kind == "route") {
+    nl::LocalRoute r;
+    r.family = family;
+    r.table = num("table");
+    if (addr("dst", r.dst)) r.dstLen = family == AF_INET6 ? 128 : 32;
+    r.hasPrefsrc = addr("prefsrc", r.prefsrc);
+    b = nl::EncodeRoute(r, add, 1);
+  } else {
+    throw Napi::TypeError::New(env, "kind must be rule or route");
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, b.data(), b.size());
 }
 
 }  // namespace
 
 void InitPort(Napi::Env env, Napi::Object exports) {
+  exports.Set("encodeNetlink", Napi::Function::New(env, EncodeNetlink, "encodeNetlink"));
   exports.Set("createRelay", Napi::Function::New(env, CreateRelay, "createRelay"));
   exports.Set("relayAdd", Napi::Function::New(env, RelayAdd, "relayAdd"));
   exports.Set("relayRemove", Napi::Function::New(env, RelayRemove, "relayRemove"));

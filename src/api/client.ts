@@ -12,7 +12,7 @@ export interface ApiInfo {
   stateDir: string;
   childPID: number;
   networkDriver?: { driver: string; dns?: string[]; childIP?: string };
-  portDriver?: { driver: string; protos: string[]; disallowLoopbackChildIP?: boolean };
+  portDriver?: { driver: string; protos: string[]; disallowLoopbackChildIP?: boolean; sourceIPTransparent?: boolean };
 }
 
 /** The server said no: its status and its JSON message. */

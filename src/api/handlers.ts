@@ -50,6 +50,7 @@ export function infoJSON(b: ApiBackend): Record<string, unknown> {
   if (b.ports !== undefined) {
     const p: Record<string, unknown> = { driver: b.ports.info.driver, protos: [...b.ports.info.protos] };
     if (b.ports.info.disallowLoopbackChildIP) p.disallowLoopbackChildIP = true;
+    if (b.ports.info.sourceIPTransparent !== undefined) p.sourceIPTransparent = b.ports.info.sourceIPTransparent;
     info.portDriver = p;
   }
   return info;

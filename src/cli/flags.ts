@@ -349,6 +349,13 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     default: D.publish,
     defaultHelp: 'none',
   },
+  {
+    long: 'source-ip-transparent',
+    kind: 'bool',
+    key: 'sourceIPTransparent',
+    group: 'Port',
+    description: 'builtin port driver: servers inside see the client\'s address and port, TCP and UDP (default: true; false: the loopback address)',
+  },
 
   // Process
   { long: 'pidns', kind: 'bool', key: 'pidns', group: 'Process', description: 'create a PID namespace' },

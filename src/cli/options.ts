@@ -71,6 +71,8 @@ export interface RunOptions {
   portDriver: PortDriverName;
   /** Raw -p specs, parsed by the port code. */
   publish: string[];
+  /** Builtin port driver: keep the client's address (RootlessKit v3's --source-ip-transparent). */
+  sourceIPTransparent: boolean;
   pidns: boolean;
   cgroupns: boolean;
   utsns: boolean;
@@ -106,6 +108,7 @@ export function defaultRunOptions(command: string[]): RunOptions {
     pastaBinary: 'pasta',
     portDriver: 'none',
     publish: [],
+    sourceIPTransparent: true,
     pidns: false,
     cgroupns: false,
     utsns: false,
@@ -276,6 +279,12 @@ function nonEmpty(flag: string, value: string): string {
   return value;
 }
 
+/** A boolean option from the Node API, where nothing checked the type. */
+function parseBoolOption(flag: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new UsageError(`${flag}: invalid boolean value ${JSON.stringify(value)} (use true or false)`, { subject: String(value) });
+}
+
 // ---------------------------------------------------------------------------
 // The whole object.
 
@@ -307,6 +316,7 @@ export function validateRunOptions(o: RunOptions): RunOptions {
     pastaBinary: nonEmpty('--pasta-binary', o.pastaBinary),
     portDriver,
     publish: [...o.publish],
+    sourceIPTransparent: parseBoolOption('--source-ip-transparent', o.sourceIPTransparent),
     reaper: parseChoice('--reaper', o.reaper, TRISTATES),
     evacuateCgroup2: o.evacuateCgroup2 === undefined ? undefined : parseEvacuateCgroup2(o.evacuateCgroup2),
     copyUp: [],

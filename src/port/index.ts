@@ -95,9 +95,9 @@ export async function startPorts(opts: RunOptions, ctx: PortContext): Promise<Po
     case 'builtin': {
       if (!ctx.prep?.builtin) throw new RootlessError('internal: the builtin port driver was not prepared before the clone', { step: 'port driver' });
       const { BuiltinDriver } = await import('./builtin/parent.js');
-      driver = new BuiltinDriver(ctx.prep.builtin, { udpIdleMs: 60_000, pipeSize: 256 << 10 }, ctx.log);
+      driver = new BuiltinDriver(ctx.prep.builtin, { udpIdleMs: 60_000, pipeSize: 256 << 10, sourceIPTransparent: opts.sourceIPTransparent }, ctx.log);
       ctx.prep.claim();
-      childInfo = { driver: 'builtin', controlFds: ctx.prep.childFdNumbers };
+      childInfo = { driver: 'builtin', controlFds: ctx.prep.childFdNumbers, sourceIPTransparent: opts.sourceIPTransparent };
       // --detach-netns: the child stays in the host's namespace; its
       // connector enters the detached one.
       if (opts.detachNetns) childInfo.netns = join(ctx.state.path, 'netns');

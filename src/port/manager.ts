@@ -8,6 +8,9 @@ export interface PortDriverInfo {
   driver: string;
   protos: string[];
   disallowLoopbackChildIP?: boolean;
+  /** builtin: connections inside come from the client's address (RootlessKit
+   * v3's --source-ip-transparent); absent until the child has set it up. */
+  sourceIPTransparent?: boolean;
 }
 
 /** A request the driver refuses (bad spec, conflict, unknown id, port in use): 400 in the API. */

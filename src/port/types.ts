@@ -8,4 +8,6 @@ export interface ChildPortInfo {
   controlFds?: number[];
   /** builtin with --detach-netns: connect inside this namespace ($STATE/netns). */
   netns?: string;
+  /** builtin: keep clients' addresses (--source-ip-transparent). */
+  sourceIPTransparent?: boolean;
 }

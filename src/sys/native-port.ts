@@ -20,7 +20,27 @@ export interface RelayStats {
   udpIn: number;
   udpOut: number;
   udpDropped: number;
+  /** Connections and UDP flows made inside from the client's address, and not. */
+  sourceKept: number;
+  sourceNotKept: number;
+  /** The child's source-address setup, once it has reported it. */
+  source?: SourceStatus;
 }
+
+/** What the connector could set up to keep clients' addresses. */
+export interface SourceStatus {
+  on: boolean;
+  ipv6: boolean;
+  udp: boolean;
+  /** Why (part of) it is off: the kernel refused a step. */
+  warning?: string;
+}
+
+/** startConnector's sourceMode. */
+export const SOURCE_OFF = 0;
+export const SOURCE_KEEP = 1;
+/** Loopback clients only, no routing set up: for tests outside a namespace. */
+export const SOURCE_LOOPBACK_ONLY = 2;
 
 interface PortAddon {
   createRelay(controlFds: number[], opts: RelayOptions, onError: (msg: string) => void): number;
@@ -30,7 +50,8 @@ interface PortAddon {
   relayStop(relay: number): void;
   listenSocket(proto: 'tcp' | 'udp', ip: string, port: number, v6only: -1 | 0 | 1, reusePort: boolean): number;
   socketpairSeqpacket(): [number, number];
-  startConnector(controlFds: number[], connectTimeoutMs?: number, netnsPath?: string): void;
+  startConnector(controlFds: number[], connectTimeoutMs?: number, netnsPath?: string, sourceMode?: number): SourceStatus;
+  encodeNetlink(kind: 'rule' | 'route', add: boolean, spec: NetlinkSpec): Buffer;
 }
 
 const addon = loadAddon<PortAddon>();
@@ -52,3 +73,17 @@ export const socketpairSeqpacket = wrap(addon.socketpairSeqpacket);
 /** Child: serves connect requests on these control sockets, in a native
  * thread (which enters netnsPath first, if given: --detach-netns). */
 export const startConnector = wrap(addon.startConnector);
+
+/** What the connector asks rtnetlink for (addon/netlink.cc), for unit tests. */
+export interface NetlinkSpec {
+  family: 4 | 6;
+  table: number;
+  priority?: number;
+  fwmark?: number;
+  ipproto?: number;
+  sport?: number;
+  /** route: destination address (absent: default) and preferred source. */
+  dst?: string;
+  prefsrc?: string;
+}
+export const encodeNetlink = wrap(addon.encodeNetlink);

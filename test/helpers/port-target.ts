@@ -3,12 +3,16 @@
 // tcp-echo: echoes; count: reads to EOF, then answers "<bytes> <sha256>"
 // (a half-close test); hold: accepts and answers "hello", never closes;
 // source: sends 64 MiB of port-data.ts's deterministic bytes, then EOF;
-// udp-echo: echoes datagrams. All on [::] (both families). Prints "ready"
+// udp-echo: echoes datagrams; tcp-peer / udp-peer: answer the peer's
+// address and port as the server sees it ("198.18.0.2 40000", IPv4-mapped
+// addresses unmapped), then close. All on [::] (both families). Prints "ready"
 // when everything listens; exits on SIGTERM.
 import { createServer, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
 import { SOURCE_BLOCKS, deterministicBlock } from './port-data.js';
+
+const unmap = (a: string): string => a.replace(/^::ffff:(?=\d+\.)/, '');
 
 const kinds: Record<string, (s: Socket) => void> = {
   'tcp-echo': (s) => s.pipe(s),
@@ -22,6 +26,10 @@ const kinds: Record<string, (s: Socket) => void> = {
     s.on('end', () => s.end(`${n} ${h.digest('hex')}`));
   },
   hold: (s) => s.write('hello'),
+  'tcp-peer': (s) => {
+    s.resume();
+    s.end(`${unmap(s.remoteAddress ?? '')} ${s.remotePort ?? 0}`);
+  },
   source: (s) => {
     // 64 MiB of deterministicBytes(), then EOF, written as fast as the peer reads.
     let i = 0;
@@ -45,6 +53,12 @@ for (const arg of process.argv.slice(2)) {
   if (kind === 'udp-echo') {
     const u = createSocket({ type: 'udp6', ipv6Only: false });
     u.on('message', (m, from) => u.send(m, from.port, from.address));
+    waits.push(new Promise((res) => u.bind(port, '::', () => res())));
+    continue;
+  }
+  if (kind === 'udp-peer') {
+    const u = createSocket({ type: 'udp6', ipv6Only: false });
+    u.on('message', (_m, from) => u.send(`${unmap(from.address)} ${from.port}`, from.port, from.address));
     waits.push(new Promise((res) => u.bind(port, '::', () => res())));
     continue;
   }

@@ -5,7 +5,14 @@ import type { ChildLogger } from '../../child/log.js';
 import type { ChildPortInfo } from '../types.js';
 
 export async function startBuiltinChild(info: ChildPortInfo, log: ChildLogger): Promise<void> {
-  const { startConnector } = await import('../../sys/native-port.js');
-  startConnector(info.controlFds ?? [], 30_000, info.netns);
-  log.debug('port connector running', { controlFds: info.controlFds });
+  const { startConnector, SOURCE_KEEP, SOURCE_OFF } = await import('../../sys/native-port.js');
+  const keep = info.sourceIPTransparent === true;
+  // The connector sets up the namespace's routing (in its own thread: with
+  // --detach-netns only that thread is in the namespace) before it serves.
+  const source = startConnector(info.controlFds ?? [], 30_000, info.netns, keep ? SOURCE_KEEP : SOURCE_OFF);
+  if (keep && source.warning !== undefined) {
+    const what = !source.on ? 'every client' : [!source.ipv6 && 'IPv6 clients', !source.udp && 'UDP clients'].filter(Boolean).join(' and ');
+    log.warn(`--source-ip-transparent: the kernel refused ${source.warning}; ${what} will be seen as coming from the loopback address`);
+  }
+  log.debug('port connector running', { controlFds: info.controlFds, source });
 }

@@ -39,6 +39,8 @@ export interface BuiltinOptions {
   /** UDP flows idle this long are closed (RootlessKit: 60-90 s). */
   udpIdleMs: number;
   pipeSize: number;
+  /** The child keeps clients' addresses (if its kernel lets it). */
+  sourceIPTransparent: boolean;
 }
 
 const isLoopback = (ip: string): boolean => ip === '::1' || /^127\./.test(ip);
@@ -65,13 +67,14 @@ export function builtinChildIP(spec: PortSpec): string {
 }
 
 export class BuiltinDriver extends PortManager {
-  readonly info: PortDriverInfo = { driver: 'builtin', protos: BUILTIN_PROTOS };
   private readonly relay: number;
   private readonly workers: number;
+  private readonly sourceIPTransparent: boolean;
 
   constructor(prep: BuiltinPrep, opts: BuiltinOptions, log: Logger) {
     super();
     this.workers = prep.parentFds.length;
+    this.sourceIPTransparent = opts.sourceIPTransparent;
     // A worker loses its control socket only when the child is gone, which
     // the launcher notices by itself: log, do not race its exit handling.
     this.relay = createRelay(prep.parentFds, opts, (msg) => log.debug({ msg }, 'port relay'));
@@ -101,6 +104,15 @@ export class BuiltinDriver extends PortManager {
     }
     relayAdd(this.relay, id, proto, fds, builtinChildIP(spec), spec.childPort);
     return { close: async () => relayRemove(this.relay, id) };
+  }
+
+  get info(): PortDriverInfo {
+    const info: PortDriverInfo = { driver: 'builtin', protos: BUILTIN_PROTOS };
+    // The child's answer comes first on the control socket, before the
+    // target starts; off means off at once.
+    const kept = this.sourceIPTransparent ? relayStats(this.relay).source?.on : false;
+    if (kept !== undefined) info.sourceIPTransparent = kept;
+    return info;
   }
 
   stats(): RelayStats {

@@ -101,10 +101,13 @@ export function namespaceInodes(childPid: number, names: readonly NsName[]): Par
   return out;
 }
 
-const ACTIVATION_VARS = ['LISTEN_PID=', 'LISTEN_FDS=', 'LISTEN_FDNAMES='];
+// What systemd gives the unit's own process, not a command that joins the
+// session later: socket activation, and the notify socket and watchdog
+// (a `rootless exec` must not speak for the unit's daemon).
+const UNIT_PROCESS_VARS = ['LISTEN_PID=', 'LISTEN_FDS=', 'LISTEN_FDNAMES=', 'NOTIFY_SOCKET=', 'WATCHDOG_PID=', 'WATCHDOG_USEC='];
 
 export function recordEnvironment(env: readonly string[]): string[] {
-  return env.filter((e) => !ACTIVATION_VARS.some((p) => e.startsWith(p)));
+  return env.filter((e) => !UNIT_PROCESS_VARS.some((p) => e.startsWith(p)));
 }
 
 export function parseSessionRecord(text: string, where: string): SessionRecord {

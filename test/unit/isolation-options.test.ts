@@ -201,8 +201,9 @@ test('rootless ps: rows and table', (t) => {
   t.regex(table[2]!, /^db\s+-\s+starting\s+-\s+-\s+-$/);
 });
 
-test('session record: activation variables are not recorded; bad records are refused', (t) => {
+test('session record: activation, notify and watchdog variables are not recorded; bad records are refused', (t) => {
   t.deepEqual(recordEnvironment(['A=1', 'LISTEN_PID=3', 'LISTEN_FDS=1', 'LISTEN_FDNAMES=x', 'LISTEN_X=2']), ['A=1', 'LISTEN_X=2']);
+  t.deepEqual(recordEnvironment(['NOTIFY_SOCKET=/s/notify.sock', 'WATCHDOG_USEC=1', 'WATCHDOG_PID=2', 'NOTIFY_SOCKETS=3']), ['NOTIFY_SOCKETS=3']);
   t.throws(() => parseSessionRecord('{', 'f'), { message: /not valid JSON/ });
   t.throws(() => parseSessionRecord('{"version":99}', 'f'), { message: /not a session record of this version/ });
   const ok = { version: SESSION_RECORD_VERSION, pid: 1, childPid: 2, startedAt: 3, namespaces: ['user'], nsInodes: {}, net: 'host', portDriver: 'none', env: [], cwd: '/' };

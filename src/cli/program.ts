@@ -30,9 +30,6 @@ import {
 } from './flags.js';
 import type { RunFlag, RunFlagsMode } from './flags.js';
 
-// Moved to flags.ts (usable without commander); re-exported for callers here.
-export { CliExit, RUN_USAGE, ROOTLESSKIT_USAGE, invokedAsRootlesskit, packageVersion } from './flags.js';
-
 // ---------------------------------------------------------------------------
 // Public types
 
@@ -170,7 +167,7 @@ class PassThroughCommand extends Command {
 }
 
 /** Commander's flags text for a table entry, e.g. "-p, --publish <spec>". */
-export function runFlagSyntax(f: RunFlag): string {
+function runFlagSyntax(f: RunFlag): string {
   const short = f.short === undefined ? '' : `-${f.short}, `;
   return `${short}--${f.long}${f.kind === 'bool' ? '' : ` <${f.arg ?? 'value'}>`}`;
 }
@@ -348,27 +345,10 @@ export function parseArgv(argv: readonly string[], output: CliOutput = processOu
   return parsed;
 }
 
-/** Parse argv after `rootless run`. Throws UsageError / CliExit (after writing help). */
-export function parseRunArgv(argv: readonly string[], output: CliOutput = processOutput): RunOptions {
-  return resolveRunFlags(argv, specFor('run', output));
-}
-
 /**
- * Parse argv as RootlessKit gets it (after argv[0]): `[flags] CMD ARGS...`.
- * For our binary invoked as `rootlesskit` (dockerd-rootless.sh looks for it).
- */
-export function parseRootlesskitArgv(argv: readonly string[], output: CliOutput = processOutput): RunOptions {
-  return resolveRunFlags(argv, specFor('rootlesskit', output));
-}
-
-/** The grouped help of `rootless run` / `rootlesskit`, as `--help` prints it. */
-export function runHelpText(mode: RunFlagsMode): string {
-  return createRunCommand(specFor(mode, processOutput)).helpInformation();
-}
-
-/**
- * Write that help to `output` (stdout by default): for the entry point when
- * parseRunFlags returned `{ help: true }`.
+ * Write the grouped help of `rootless run` / `rootlesskit` to `output`
+ * (stdout by default): for the entry point when parseRunFlags returned
+ * `{ help: true }`.
  */
 export function writeRunHelp(mode: RunFlagsMode, output: CliOutput = processOutput): void {
   createRunCommand(specFor(mode, output)).outputHelp();

@@ -3,15 +3,10 @@ import type { ExecutionContext } from 'ava';
 import { ExitCode, UsageError } from '../../src/sys/errors.js';
 import { defaultRunOptions, validateRunOptions } from '../../src/cli/options.js';
 import type { RunOptions } from '../../src/cli/options.js';
-import {
-  CliExit,
-  buildProgram,
-  invokedAsRootlesskit,
-  parseArgv,
-  parseRootlesskitArgv,
-  parseRunArgv,
-} from '../../src/cli/program.js';
+import { CliExit, invokedAsRootlesskit } from '../../src/cli/flags.js';
+import { buildProgram, parseArgv } from '../../src/cli/program.js';
 import type { CliOutput, ProgramHandlers } from '../../src/cli/program.js';
+import { parseRootlesskitArgv, parseRunArgv } from '../helpers/cli.js';
 
 // ---- helpers ----------------------------------------------------------------
 

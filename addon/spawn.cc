@@ -65,6 +65,7 @@ struct Plan {
   int pdeathsig = 0;
   bool new_pgrp = false;
   int fg_tty = -1;
+  int64_t nofile_soft = -1;
   pid_t parent_pid = 0;
   // Index in envp of "LISTEN_PID=" plus room for the digits, filled in with
   // the new process's own pid (as it sees it) right before execve.
@@ -138,6 +139,7 @@ Plan ReadPlan(Napi::Env env, Napi::Object o) {
   p.clear_caps = o.Get("clearCaps").ToBoolean();
   if (o.Get("pdeathsig").IsNumber()) p.pdeathsig = o.Get("pdeathsig").As<Napi::Number>().Int32Value();
   p.new_pgrp = o.Get("newProcessGroup").ToBoolean();
+  if (o.Get("nofileSoft").IsNumber()) p.nofile_soft = o.Get("nofileSoft").As<Napi::Number>().Int64Value();
   if (o.Get("foregroundTty").IsNumber()) p.fg_tty = o.Get("foregroundTty").As<Napi::Number>().Int32Value();
   p.parent_pid = getpid();
   return p;
@@ -343,6 +345,17 @@ void ForkIntoPidns(const Plan& p, int errfd) {
     struct rlimit rl {};
     long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
     for (long fd = n; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  // node raised the soft fd limit to the hard one (the relay wants it);
+  // the program gets the limit it was started with back: select(2) users
+  // break on fds above 1023.
+  if (p.nofile_soft > 0) {
+    struct rlimit rl {};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && static_cast<rlim_t>(p.nofile_soft) < rl.rlim_cur) {
+      rl.rlim_cur = static_cast<rlim_t>(p.nofile_soft);
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
   }
 
   sigset_t none;

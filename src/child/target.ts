@@ -8,10 +8,16 @@ import type { ChildConfig } from './config.js';
 import type { ChildLogger } from './log.js';
 import { targetActivation } from './activation.js';
 import { releaseEarlySignals } from './pidns.js';
+import { startedNofileSoft } from '../sys/nofile.js';
 
 export interface RunningTarget {
   pid: number;
   exited: Promise<ExitStatus>;
+}
+
+function nofile(): { nofileSoft?: number } {
+  const n = startedNofileSoft();
+  return n === undefined ? {} : { nofileSoft: n };
 }
 
 export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarget {
@@ -37,6 +43,8 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
         // The target is uid 0 here and gets its capabilities the ordinary
         // way; nothing of ours is inherited.
         clearCaps: true,
+        // The user's own fd limit, not the one node raised (sys/nofile.ts).
+        ...nofile(),
         // If the child dies, the target must not outlive it.
         pdeathsig: signalNumber('SIGKILL'),
         newProcessGroup: config.foreground,

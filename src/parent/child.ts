@@ -10,6 +10,13 @@ import { signalNumber } from '../sys/signals.js';
 import type { ChildNamespaces } from '../child/config.js';
 import { diagnoseUserNamespaceFailure } from './preflight.js';
 import { TRACE_ENV, traceEnabled } from '../sys/trace.js';
+import { NOFILE_ENV, startedNofileSoft } from '../sys/nofile.js';
+
+/** The child passes the user's fd limit on to the target. */
+function nofileEnv(): string[] {
+  const n = startedNofileSoft();
+  return n === undefined ? [] : [`${NOFILE_ENV}=${n}`];
+}
 
 export interface ChildHandle {
   pid: number;
@@ -64,7 +71,7 @@ export async function spawnChild(opts: SpawnChildOptions): Promise<ChildHandle> 
         // The child needs no environment: the target's comes in ParentHello.
         // Keeping it empty also keeps NODE_OPTIONS and NODE_EXTRA_CA_CERTS
         // (tens of ms at every node start) away from the child.
-        envp: traceEnabled() ? [`${TRACE_ENV}=1`] : [],
+        envp: [...(traceEnabled() ? [`${TRACE_ENV}=1`] : []), ...nofileEnv()],
         cloneFlags: namespaceFlags(opts.namespaces),
         fds,
         raiseAmbientCaps: opts.ambientCaps,

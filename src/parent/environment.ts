@@ -2,6 +2,7 @@
 // variables, which programs built for RootlessKit read, and NOTIFY_SOCKET
 // pointing at the launcher's relay when there is one (parent/notify.ts),
 // without a WATCHDOG_PID that names the launcher.
+import { NOFILE_ENV } from '../sys/nofile.js';
 
 /** Set by bin/rootless, which keeps NODE_EXTRA_CA_CERTS away from our own node. */
 export const SAVED_CA_ENV = '_ROOTLESS_SAVED_NODE_EXTRA_CA_CERTS';
@@ -11,6 +12,8 @@ export function targetEnvironment(env: NodeJS.ProcessEnv, stateDir: string, noti
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out.set(k, v);
   const saved = out.get(SAVED_CA_ENV);
   out.delete(SAVED_CA_ENV);
+  // bin/rootless's record of the fd limit: not the user's variable.
+  out.delete(NOFILE_ENV);
   if (saved !== undefined && !out.has('NODE_EXTRA_CA_CERTS')) out.set('NODE_EXTRA_CA_CERTS', saved);
   if (notifySocket !== undefined) {
     out.set('NOTIFY_SOCKET', notifySocket);

@@ -12,6 +12,7 @@ import {
 import { signalNumber } from '../sys/signals.js';
 import { ownsTerminal, relaySignals } from '../sys/process.js';
 import { DEFAULT_PATH, envValue, notRunnable } from '../child/command.js';
+import { startedNofileSoft } from '../sys/nofile.js';
 import { NS_NAMES, readSession, type NsName, type SessionRecord } from './sessions.js';
 
 const NSTYPE: Record<NsName, number> = {
@@ -97,6 +98,7 @@ export async function execInSession(req: ExecRequest): Promise<number> {
   const ns = openNamespaces(record, req.label);
   const name = req.command[0];
   const foreground = ownsTerminal();
+  const nofileSoft = startedNofileSoft();
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
   let pidfd = -1;
@@ -115,6 +117,7 @@ export async function execInSession(req: ExecRequest): Promise<number> {
             ...(name!.includes('/') ? {} : { searchPath: envValue(record.env, 'PATH') ?? DEFAULT_PATH }),
             setns: ns.setns,
             fds: [0, 1, 2],
+            ...(nofileSoft === undefined ? {} : { nofileSoft }),
             pdeathsig: signalNumber('SIGKILL'),
             newProcessGroup: foreground,
             ...(foreground ? { foregroundTty: 0 } : {}),

@@ -7,7 +7,7 @@
 // --state-dir given by the user keeps its files after a SIGKILL, as before:
 // the next session there cleans them (statedir.ts).
 import { startStateDirGuard, stopStateDirGuard } from '../sys/native-ns.js';
-import { STATE_FILES } from './statedir.js';
+import { STATE_FILES, TEMP_FILES } from './statedir.js';
 
 export interface Guard {
   stop(): void;
@@ -15,7 +15,7 @@ export interface Guard {
 
 /** removeFiles false: only the processes (a --state-dir of the user's). */
 export function guardSession(dir: string, removeFiles: boolean, usernsFd: number): Guard {
-  const names = removeFiles ? STATE_FILES.flatMap((n) => [n, `.${n}.tmp`]) : [];
+  const names = removeFiles ? [...STATE_FILES, ...TEMP_FILES] : [];
   const g = startStateDirGuard(dir, names, removeFiles, usernsFd);
   let stopped = false;
   return {

@@ -10,6 +10,7 @@
 // launcher, the unit's main process, so Type=notify works with the default
 // NotifyAccess=main, and a MAINPID= from inside (a pid of the target's
 // namespace) cannot move the unit's main pid away from the launcher.
+import { removeEntry } from '../sys/state-file.js';
 import { join } from 'node:path';
 import type { Logger } from '../cli/log.js';
 import { notifyRelayStart, notifyRelayStop, type NotifyRelayed } from '../sys/native-notify.js';
@@ -62,6 +63,8 @@ export function startNotifyRelay(env: NodeJS.ProcessEnv, state: StateDir, log: L
     const size = Buffer.byteLength(r.message);
     if (size > SYSTEMD_NOTIFY_MAX) warnOnce('size', { bytes: size }, `a notify message is larger than systemd accepts (${SYSTEMD_NOTIFY_MAX} bytes): relayed, but systemd ignores it`);
   };
+  // bind() makes the socket there: nothing (no planted link) may be in the way.
+  removeEntry(path);
   state.track(NOTIFY_SOCKET_FILE);
   const handle = notifyRelayStart(path, manager, { dropPrefix: 'MAINPID=', append: `MAINPID=${process.pid}`, limit: SYSTEMD_NOTIFY_MAX }, onRelayed);
   log.debug({ NOTIFY_SOCKET: manager, relay: path }, 'relaying NOTIFY_SOCKET');

@@ -3,15 +3,18 @@
 // `hosts`, `api.sock`. Programs built for RootlessKit read it.
 import {
   closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync,
-  renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync,
+  renameSync, rmdirSync, rmSync, statSync, unlinkSync, chmodSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
 import { flock } from '../sys/native.js';
+import { removeEntry, writeNewFile } from '../sys/state-file.js';
 
 /** Files a session may create; only these are removed from a stale dir. */
 export const STATE_FILES = ['child_pid', 'netns', 'resolv.conf', 'hosts', 'api.sock', 'slirp4netns.sock', 'pasta.pid', 'session.json', 'notify.sock'];
+/** Their temporary names (made, then renamed to the name). */
+export const TEMP_FILES = STATE_FILES.map((n) => `.${n}.tmp`);
 
 export interface StateDir {
   readonly path: string;
@@ -73,6 +76,22 @@ function prepareNamedDir(path: string): boolean {
   return false;
 }
 
+/**
+ * The lock file is kept between sessions (a held lock must not be
+ * replaced), so it is opened, not made anew; a symbolic link there is
+ * removed (O_NOFOLLOW: ELOOP) and never followed.
+ */
+function openLock(lockPath: string): number {
+  const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+  try {
+    return openSync(lockPath, flags, 0o600);
+  } catch (err) {
+    if (errnoOf(err) !== 'ELOOP') throw err;
+    removeEntry(lockPath);
+    return openSync(lockPath, flags | constants.O_EXCL, 0o600);
+  }
+}
+
 export function openStateDir(requested: string | undefined, onStale?: (files: string[]) => void): StateDir {
   let path: string;
   let created: boolean;
@@ -92,7 +111,7 @@ export function openStateDir(requested: string | undefined, onStale?: (files: st
   const lockPath = join(path, 'lock');
   let lockFd: number;
   try {
-    lockFd = openSync(lockPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    lockFd = openLock(lockPath);
   } catch (err) {
     if (created) rmSync(path, { recursive: true, force: true });
     throw new RootlessError(`cannot open ${lockPath}: ${errnoOf(err)}`, { step: 'state dir lock', code: errnoOf(err), subject: lockPath });
@@ -107,7 +126,7 @@ export function openStateDir(requested: string | undefined, onStale?: (files: st
 
   // The lock was free: anything left here is from a session that was killed.
   if (!created) {
-    const stale = readdirSync(path).filter((f) => STATE_FILES.includes(f));
+    const stale = readdirSync(path).filter((f) => STATE_FILES.includes(f) || TEMP_FILES.includes(f));
     for (const f of stale) rmSync(join(path, f), { force: true, recursive: false });
     if (stale.length > 0) onStale?.(stale);
   }
@@ -118,8 +137,10 @@ export function openStateDir(requested: string | undefined, onStale?: (files: st
     path,
     created,
     writeFile(name, content, mode = 0o600) {
+      // A new temp file (never through a planted link), renamed over the
+      // name (which replaces a link there instead of following it).
       const tmp = join(path, `.${name}.tmp`);
-      writeFileSync(tmp, content, { mode });
+      writeNewFile(tmp, content, mode);
       renameSync(tmp, join(path, name));
       ours.add(name);
     },

@@ -36,6 +36,8 @@ export interface SpawnOptions {
   newProcessGroup?: boolean;
   /** Make the new process group the terminal's foreground group. */
   foregroundTty?: number;
+  /** Lower the soft RLIMIT_NOFILE to this before execve (see nofile.ts). */
+  nofileSoft?: number;
 }
 
 export interface ExitStatus {

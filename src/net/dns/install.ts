@@ -6,7 +6,8 @@
 // often replaced, not rewritten) can take them away. Without copy-up they
 // are bound over the host's files, which such a replacement undoes: warn,
 // as RootlessKit does.
-import { chmodSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { writeNewFile } from '../../sys/state-file.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ChildLogger } from '../../child/log.js';
@@ -23,10 +24,12 @@ function errno(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? 'EIO';
 }
 
-/** 0644: users other than root inside read them through the bind mounts. */
+/**
+ * 0644: users other than root inside read them through the bind mounts.
+ * In the state dir: a new file, never written through a planted link.
+ */
 function writePublic(path: string, content: string): void {
-  writeFileSync(path, content, { mode: 0o644 });
-  chmodSync(path, 0o644);
+  writeNewFile(path, content, 0o644);
 }
 
 export interface EtcFilesOptions {

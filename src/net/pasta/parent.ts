@@ -8,6 +8,7 @@
 // that close inherited fds at start.
 import { join } from 'node:path';
 import { openSync, constants } from 'node:fs';
+import { removeEntry } from '../../sys/state-file.js';
 import type { RunOptions } from '../../cli/options.js';
 import { RootlessError } from '../../sys/errors.js';
 import { mkfifo } from '../../sys/native-net.js';
@@ -84,11 +85,12 @@ export async function startPasta(opts: RunOptions, ctx: NetworkContext, file: st
   const features = await programFeatures(file, ctx.log);
   const pidFile = join(ctx.state.path, PID_FIFO);
   const argv = pastaArgs({ opts, features, file, childPid: ctx.childPid, stateDir: ctx.state.path, pidFile });
+  removeEntry(pidFile);
   mkfifo(pidFile, 0o600);
   ctx.state.track(PID_FIFO);
   // Non-blocking: a FIFO's reader may open before any writer; pasta's open
   // for writing then succeeds at once.
-  const readyR = openSync(pidFile, constants.O_RDONLY | constants.O_NONBLOCK);
+  const readyR = openSync(pidFile, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   const proc = spawnDriver({ name: 'pasta', file, argv, extraFds: [], log: ctx.log });
   const polite = (): void => {
     proc.signal(signalNumber('SIGTERM'));

@@ -4,6 +4,7 @@
 // address, route, MTU; no iproute2), with an API socket in the state dir
 // for the slirp4netns port driver, a ready fd (readiness without polling)
 // and an exit fd (it leaves when the parent's end closes, even on SIGKILL).
+import { removeEntry } from '../../sys/state-file.js';
 import { join } from 'node:path';
 import type { RunOptions } from '../../cli/options.js';
 import { RootlessError } from '../../sys/errors.js';
@@ -86,6 +87,8 @@ export async function startSlirp4netns(opts: RunOptions, ctx: NetworkContext, fi
 
   const [readyR, readyW] = pipe2();
   const [exitR, exitW] = pipe2();
+  // slirp4netns binds its socket there: nothing (no planted link) may be in the way.
+  removeEntry(apiSocket);
   ctx.state.track(API_SOCKET);
   // With --netns-type=path, slirp4netns 1.2's sandbox looks for the user
   // namespace by pid (there is none) and fails: it starts inside the

@@ -1,0 +1,96 @@
+// End-to-end hardening (issue #9): the fd limit the target gets, symlinks
+// planted in a --state-dir, values that reach a helper's argv, what is left
+// at the end of a session, and small usage errors. The launcher runs as the
+// unprivileged test user.
+import test from 'ava';
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collect, run, start, waitFor } from '../helpers/rootless.js';
+import { launcherUser, type TestUser } from '../helpers/user.js';
+
+const who = launcherUser();
+if (typeof who === 'string') test('end-to-end environment', (t) => t.fail(who));
+const U = who as TestUser;
+const e2e = typeof who === 'string' ? test.skip : test;
+
+const scratch: string[] = [];
+test.after.always(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A directory the test user owns. */
+function userDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  if (U.switchTo) chownSync(dir, U.uid, U.gid);
+  return dir;
+}
+
+function limits(pid: number | 'self'): { soft: string; hard: string } {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
+  const [soft, hard] = line.slice('Max open files'.length).trim().split(/\s+/) as [string, string];
+  return { soft, hard };
+}
+
+// ---------------------------------------------------------------------------
+// The fd limit
+
+e2e('the target gets the soft fd limit rootless was started with; the launcher has the hard one', async (t) => {
+  const hard = limits('self').hard;
+  // The launcher is started with a soft limit of 777.
+  const wrapper = ['sh', '-c', 'ulimit -Sn 777 && exec "$0" "$@"'];
+  for (const flags of [[], ['--pidns']]) {
+    const r = await run(U, ['run', ...flags, '--', 'sh', '-c', 'ulimit -Sn; ulimit -Hn; env | grep -c ^_ROOTLESS || true'], { wrapper });
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, `777\n${hard}\n0\n`, `${flags.join(' ')}: the target's limits, and no variable of ours in its environment`);
+  }
+  const child = start(U, ['run', '--', 'sh', '-c', 'echo ready; read x'], { wrapper, keepStdin: true });
+  const done = collect(child, 60_000);
+  await waitFor(child.stdout!, /ready/);
+  t.deepEqual(limits(child.pid!), { soft: hard, hard }, 'the launcher (relay, API) runs with the hard limit');
+  child.stdin!.end('\n');
+  t.is((await done).code, 0);
+});
+
+// ---------------------------------------------------------------------------
+// Symlinks planted in a --state-dir
+
+const STATE_NAMES = ['child_pid', 'netns', 'resolv.conf', 'hosts', 'api.sock', 'slirp4netns.sock', 'pasta.pid', 'session.json', 'notify.sock'];
+const PLANTED = ['lock', ...STATE_NAMES, ...STATE_NAMES.map((n) => `.${n}.tmp`)];
+
+const configs: [string, string[], Record<string, string>?][] = [
+  ['host network', []],
+  // The launcher binds notify.sock for the target (a manager that is not there is fine here).
+  ['NOTIFY_SOCKET relay', ['--net=none'], { NOTIFY_SOCKET: '/nonexistent/notify' }],
+  ['api.sock before the target', ['--net=none', '--port-driver=builtin']],
+  ['slirp4netns, resolv.conf and hosts', ['--net=slirp4netns', '--port-driver=slirp4netns', '--copy-up=/etc']],
+  ['pasta', ['--net=pasta']],
+  ['detached netns', ['--net=slirp4netns', '--detach-netns']],
+];
+
+for (const [what, flags, env] of configs) {
+  e2e(`--state-dir with a planted symlink at every name is never written through (${what})`, async (t) => {
+    const base = userDir('rootless-planted-');
+    const dir = join(base, 'state');
+    mkdirSync(dir, { mode: 0o700 });
+    const victims = new Map<string, string>();
+    for (const name of PLANTED) {
+      const victim = join(base, `victim-${name}`);
+      writeFileSync(victim, 'precious\n', { mode: 0o666 });
+      chmodSync(victim, 0o666);
+      symlinkSync(`../victim-${name}`, join(dir, name));
+      victims.set(name, victim);
+    }
+    if (U.switchTo) for (const p of [dir, ...victims.values()]) chownSync(p, U.uid, U.gid);
+    const r = await run(U, ['run', '--state-dir', dir, ...flags, '--', 'sh', '-c', 'echo ran'], env ? { env } : {});
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, 'ran\n');
+    for (const [name, victim] of victims) {
+      t.true(lstatSync(victim).isFile(), `${name}: the victim is still a file`);
+      t.is(readFileSync(victim, 'utf8'), 'precious\n', `${name}: the victim is unchanged`);
+    }
+    // The links were removed, and nothing of the session is left.
+    t.deepEqual(readdirSync(dir), []);
+  });
+}

@@ -279,11 +279,13 @@ constexpr size_t kGuardData = 16 * 1024;
 // Lives in its own mapping, never freed: the guard reads it after the
 // launcher is gone.
 struct GuardData {
-  int parent_pidfd, dir_fd, lock_fd, base_fd, proc_fd, userns_fd;
+  int parent_pidfd, dir_fd, lock_fd, base_fd, proc_fd, userns_fd, grand_fd;
   dev_t lock_dev;
   ino_t lock_ino;
   bool remove_dir;
+  bool remove_base;  // the directory's parent too, when empty (named sessions)
   char dir_name[256];
+  char base_name[256];
   // NUL-separated file names, ended by an empty name.
   char names[kGuardData - 512];
 };
@@ -297,15 +299,15 @@ int GuardMain(void* arg) {
   Sys(SYS_setsid);
   // Its command line is the launcher's (same memory); its name says what it is.
   Sys(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("rootless-guard"));
-  // Keep only our six descriptors, at 0..5 (the user namespace's at 5 pins
+  // Keep only our seven descriptors, at 0..6 (the user namespace's at 5 pins
   // it: its inode cannot be reused by another namespace meanwhile).
-  int src[6] = {g->parent_pidfd, g->dir_fd, g->lock_fd, g->base_fd, g->proc_fd, g->userns_fd};
-  int high[6];
-  for (int i = 0; i < 6; i++) high[i] = src[i] < 0 ? -1 : static_cast<int>(Sys(SYS_fcntl, src[i], F_DUPFD, 100));
-  for (int i = 0; i < 6; i++)
+  int src[7] = {g->parent_pidfd, g->dir_fd, g->lock_fd, g->base_fd, g->proc_fd, g->userns_fd, g->grand_fd};
+  int high[7];
+  for (int i = 0; i < 7; i++) high[i] = src[i] < 0 ? -1 : static_cast<int>(Sys(SYS_fcntl, src[i], F_DUPFD, 100));
+  for (int i = 0; i < 7; i++)
     if (high[i] >= 0) Sys(SYS_dup3, high[i], i, 0);
-  if (Sys(SYS_close_range, 6, ~0U, 0) != 0) {
-    for (int fd = 6; fd < 4096; fd++) Sys(SYS_close, fd);
+  if (Sys(SYS_close_range, 7, ~0U, 0) != 0) {
+    for (int fd = 7; fd < 4096; fd++) Sys(SYS_close, fd);
   }
 
   pollfd p{0, POLLIN, 0};
@@ -326,12 +328,15 @@ int GuardMain(void* arg) {
   for (const char* n = g->names; *n != '\0'; n += strlen(n) + 1) Sys(SYS_unlinkat, 1, reinterpret_cast<long>(n), 0);
   Sys(SYS_unlinkat, 1, reinterpret_cast<long>("lock"), 0);
   if (g->remove_dir) Sys(SYS_unlinkat, 3, reinterpret_cast<long>(g->dir_name), AT_REMOVEDIR);
+  // $XDG_RUNTIME_DIR/rootless of named sessions, as a normal end does: only
+  // when empty (ENOTEMPTY while other sessions live).
+  if (g->remove_base && g->grand_fd >= 0) Sys(SYS_unlinkat, 6, reinterpret_cast<long>(g->base_name), AT_REMOVEDIR);
   Sys(SYS_exit_group, 0);
   return 0;
 }
 #endif
 
-// startStateDirGuard(dir, names, removeDir, usernsFd) -> { pid, pidfd }
+// startStateDirGuard(dir, names, removeDir, usernsFd, removeBase) -> { pid, pidfd }
 Napi::Value StartStateDirGuard(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int userns_fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
@@ -348,6 +353,12 @@ Napi::Value StartStateDirGuard(const Napi::CallbackInfo& info) {
   std::string base = slash == 0 ? "/" : dir.substr(0, slash);
   std::string leaf = dir.substr(slash + 1);
   if (leaf.size() >= sizeof(GuardData::dir_name)) throw Napi::TypeError::New(env, "dir name too long");
+  bool remove_base = info[4].ToBoolean() && remove_dir;
+  size_t slash2 = base.find_last_of('/');
+  if (base == "/" || slash2 == std::string::npos) remove_base = false;
+  std::string grand = remove_base ? (slash2 == 0 ? "/" : base.substr(0, slash2)) : "";
+  std::string base_leaf = remove_base ? base.substr(slash2 + 1) : "";
+  if (base_leaf.size() >= sizeof(GuardData::base_name)) remove_base = false;
 
   void* mem = mmap(nullptr, kGuardStack + kGuardData, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap");
@@ -362,8 +373,10 @@ Napi::Value StartStateDirGuard(const Napi::CallbackInfo& info) {
   g->names[used] = '\0';
   memcpy(g->dir_name, leaf.c_str(), leaf.size() + 1);
   g->remove_dir = remove_dir;
+  g->remove_base = remove_base;
+  if (remove_base) memcpy(g->base_name, base_leaf.c_str(), base_leaf.size() + 1);
 
-  int fds[5] = {-1, -1, -1, -1, -1};
+  int fds[6] = {-1, -1, -1, -1, -1, -1};
   auto fail = [&](const char* call, const std::string& subject) {
     int err = errno;
     for (int fd : fds)
@@ -383,12 +396,17 @@ Napi::Value StartStateDirGuard(const Napi::CallbackInfo& info) {
   if (fstat(fds[2], &st) != 0) fail("fstat", dir + "/lock");
   fds[4] = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fds[4] < 0) fail("open", "/proc");
+  if (remove_base) {
+    fds[5] = open(grand.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fds[5] < 0) fail("open", grand);
+  }
   g->parent_pidfd = fds[0];
   g->dir_fd = fds[1];
   g->lock_fd = fds[2];
   g->base_fd = fds[3];
   g->proc_fd = fds[4];
   g->userns_fd = userns_fd;
+  g->grand_fd = fds[5];
   g->lock_dev = st.st_dev;
   g->lock_ino = st.st_ino;
 

@@ -1,7 +1,7 @@
 // Argument parsing shared by `rootless info`, `rootless ports` and
 // `rootless ctl`: small and strict (these commands take a handful of
 // flags; commander's features are not needed).
-import { UsageError } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 
 export interface ParsedArgs {
   values: Map<string, string>;
@@ -43,7 +43,7 @@ export function parseArgs(
       if (eq >= 0) {
         const v = a.slice(eq + 1);
         if (v === 'true') out.flags.add(name);
-        else if (v !== 'false') throw new UsageError(`${prefix}: --${name}: invalid value ${JSON.stringify(v)} (true or false)`);
+        else if (v !== 'false') throw new UsageError(`${prefix}: --${name}: invalid value ${quoteValue(v)} (true or false)`);
       } else {
         out.flags.add(name);
       }

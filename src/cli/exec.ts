@@ -2,7 +2,7 @@
 // help; the work is in src/parent/exec.ts. Without a session or state dir,
 // the one running named session is used (an error when there are several).
 import { isAbsolute, join, normalize } from 'node:path';
-import { UsageError } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 import { writeStdout } from '../sys/stderr.js';
 import { parseSessionName } from './options.js';
 
@@ -35,7 +35,7 @@ export function parseExecArgv(argv: readonly string[]): ExecArgs {
     if (a === '--state-dir' || a.startsWith('--state-dir=')) {
       const v = a === '--state-dir' ? argv[++i] : a.slice('--state-dir='.length);
       if (v === undefined) throw new UsageError('rootless exec: --state-dir: missing value');
-      if (!isAbsolute(v)) throw new UsageError(`rootless exec: --state-dir: ${JSON.stringify(v)} is not an absolute path`, { subject: v });
+      if (!isAbsolute(v)) throw new UsageError(`rootless exec: --state-dir: ${quoteValue(v)} is not an absolute path`, { subject: v });
       stateDir = normalize(v);
       continue;
     }

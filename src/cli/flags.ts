@@ -33,6 +33,7 @@ import {
   SUBID_SOURCES,
   TRISTATES,
   defaultRunOptions,
+  parseBinary,
   parseChoice,
   parseCidr,
   parseEvacuateCgroup2,
@@ -179,11 +180,8 @@ function choice<T extends string>(flag: string, values: readonly T[]): (v: strin
   return (v) => parseChoice(flag, v, values);
 }
 
-function nonEmptyValue(flag: string): (v: string) => string {
-  return (v) => {
-    if (v === '') throw new UsageError(`${flag}: the value is empty`, { subject: v });
-    return v;
-  };
+function binary(flag: string): (v: string) => string {
+  return (v) => parseBinary(flag, v);
 }
 
 /** The run flags, in help order (grouped like RootlessKit's help). */
@@ -289,7 +287,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     kind: 'value',
     key: 'slirp4netnsBinary',
     arg: 'path',
-    parse: nonEmptyValue('--slirp4netns-binary'),
+    parse: binary('--slirp4netns-binary'),
     group: 'Network [slirp4netns]',
     description: 'path of slirp4netns binary for --net=slirp4netns',
     default: D.slirp4netnsBinary,
@@ -321,7 +319,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     kind: 'value',
     key: 'pastaBinary',
     arg: 'path',
-    parse: nonEmptyValue('--pasta-binary'),
+    parse: binary('--pasta-binary'),
     group: 'Network [pasta]',
     description: 'path of pasta binary for --net=pasta',
     default: D.pastaBinary,
@@ -601,7 +599,7 @@ function unusualFlag(dashes: number, name: string, value: string | undefined): R
     if (short !== undefined && short.kind !== 'bool') return short;
   }
   const shown = `${dashes === 2 ? '--' : '-'}${name}`;
-  throw new UsageError(`unknown flag ${shown}`, { subject: shown });
+  throw new UsageError(`unknown flag ${shown.length > 80 ? quote(shown) : shown}`, { subject: shown });
 }
 
 function missingValue(flag: RunFlag): UsageError {

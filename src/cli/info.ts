@@ -1,6 +1,7 @@
 // `rootless info [--json] [--socket PATH | --state-dir DIR]`: what a running
 // session is (GET /v1/info on its api.sock).
 import { writeStdout } from '../sys/stderr.js';
+import { quoteValue } from '../sys/errors.js';
 import { ApiClient, resolveSocket, type ApiInfo } from '../api/client.js';
 import { columns, parseArgs } from './api-args.js';
 
@@ -42,7 +43,7 @@ export async function infoMain(argv: readonly string[]): Promise<number> {
   }
   if (a.positionals.length > 0) {
     const { UsageError } = await import('../sys/errors.js');
-    throw new UsageError(`rootless info: unexpected argument ${JSON.stringify(a.positionals[0])}`);
+    throw new UsageError(`rootless info: unexpected argument ${quoteValue(a.positionals[0])}`);
   }
   const client = new ApiClient(resolveSocket({ socket: a.values.get('socket'), stateDir: a.values.get('state-dir') }));
   const info = await client.info();

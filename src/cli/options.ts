@@ -7,7 +7,7 @@
 // file system: existence of paths is the launcher's business.
 
 import path from 'node:path';
-import { UsageError } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 import { parsePublishFlags } from '../port/spec.js';
 import type { LogFormat } from './log.js';
 
@@ -127,10 +127,8 @@ export function defaultRunOptions(command: string[]): RunOptions {
 // Single-value parsers. Each takes the raw flag value and returns the typed,
 // normalized value, or throws UsageError naming the flag.
 
-/** JSON-quote a value for an error message, so spaces and empties show. */
-export function quote(value: string): string {
-  return JSON.stringify(value);
-}
+/** JSON-quote a value for an error message (cut when long): sys/errors.ts. */
+export const quote = quoteValue;
 
 /** Validate a value against a list of choices. */
 export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
@@ -205,8 +203,9 @@ export function parseCidr(value: string): string {
 
 /**
  * --ifname: what the kernel's dev_valid_name() accepts (1..15 bytes, not "."
- * or "..", no '/', ':' or whitespace), and no '%' (the kernel would expand
- * "%d", so the interface would not have the name we look it up by).
+ * or "..", no '/', ':' or whitespace), no '%' (the kernel would expand
+ * "%d", so the interface would not have the name we look it up by), and no
+ * leading '-' (slirp4netns and pasta would take it for an option).
  */
 export function parseIfname(value: string): string {
   const bad = (why: string): never => {
@@ -216,6 +215,7 @@ export function parseIfname(value: string): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > IFNAME_MAX_BYTES) bad(`is too long (${bytes} bytes; at most ${IFNAME_MAX_BYTES})`);
   if (value === '.' || value === '..') bad('is not a valid interface name');
+  if (value.startsWith('-')) bad("must not start with '-'");
   if (value.includes('/')) bad("must not contain '/'");
   if (value.includes(':')) bad("must not contain ':'");
   if (value.includes('%')) bad("must not contain '%'");
@@ -272,8 +272,15 @@ export function parseEvacuateCgroup2(value: string): string {
   return value;
 }
 
-function nonEmpty(flag: string, value: string): string {
-  if (value.length === 0 || value.includes('\0')) {
+/**
+ * --slirp4netns-binary, --pasta-binary: a program name or path. Not empty,
+ * no NUL or control characters, and no leading '-' (it is also the
+ * helper's argv[0] and what `--version` probes are run with).
+ */
+export function parseBinary(flag: string, value: string): string {
+  if (value.length === 0) throw new UsageError(`${flag}: the value is empty`, { subject: value });
+  // eslint-disable-next-line no-control-regex
+  if (value.length === 0 || /[\x00-\x1f\x7f]/.test(value) || value.startsWith('-')) {
     throw new UsageError(`${flag}: ${quote(value)} is not a valid program name or path`, { subject: value });
   }
   return value;
@@ -310,10 +317,10 @@ export function validateRunOptions(o: RunOptions): RunOptions {
     mtu: checkMtu(o.mtu),
     cidr: o.cidr === undefined ? undefined : parseCidr(o.cidr),
     ifname: parseIfname(o.ifname),
-    slirp4netnsBinary: nonEmpty('--slirp4netns-binary', o.slirp4netnsBinary),
+    slirp4netnsBinary: parseBinary('--slirp4netns-binary', o.slirp4netnsBinary),
     slirp4netnsSandbox: parseChoice('--slirp4netns-sandbox', o.slirp4netnsSandbox, TRISTATES),
     slirp4netnsSeccomp: parseChoice('--slirp4netns-seccomp', o.slirp4netnsSeccomp, TRISTATES),
-    pastaBinary: nonEmpty('--pasta-binary', o.pastaBinary),
+    pastaBinary: parseBinary('--pasta-binary', o.pastaBinary),
     portDriver,
     publish: [...o.publish],
     sourceIPTransparent: parseBoolOption('--source-ip-transparent', o.sourceIPTransparent),

@@ -1,6 +1,6 @@
 // `rootless ports ls|add SPEC...|rm ID...`: the published ports of a running
 // session, through its REST API.
-import { UsageError } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 import { writeStdout } from '../sys/stderr.js';
 import { ApiClient, ApiError, resolveSocket } from '../api/client.js';
 import { parsePortSpec, parentAddress, type PortSpec, type PortStatus } from '../port/spec.js';
@@ -45,7 +45,7 @@ export async function portsMain(argv: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'ls':
     case 'list': {
-      if (args.length > 0) throw new UsageError(`rootless ports ls: unexpected argument ${JSON.stringify(args[0])}`);
+      if (args.length > 0) throw new UsageError(`rootless ports ls: unexpected argument ${quoteValue(args[0])}`);
       const ports = await client().listPorts();
       writeStdout(json ? `${JSON.stringify(ports.sort((x, y) => x.id - y.id).map(statusJSON))}\n` : formatPorts(ports));
       return 0;
@@ -62,7 +62,7 @@ export async function portsMain(argv: readonly string[]): Promise<number> {
         } catch (err) {
           // All or nothing: the ones this command added go again.
           for (const p of added) await c.removePort(p.id).catch(() => {});
-          if (err instanceof ApiError) throw new ApiError(`add ${JSON.stringify(args[i])}: ${err.message}`, err.status);
+          if (err instanceof ApiError) throw new ApiError(`add ${quoteValue(args[i])}: ${err.message}`, err.status);
           throw err;
         }
       }
@@ -73,7 +73,7 @@ export async function portsMain(argv: readonly string[]): Promise<number> {
     case 'remove': {
       if (args.length === 0) throw new UsageError('rootless ports rm: no port id given (see rootless ports ls)');
       const ids = args.map((s) => {
-        if (!/^[0-9]+$/.test(s)) throw new UsageError(`rootless ports rm: ${JSON.stringify(s)} is not a port id`, { subject: s });
+        if (!/^[0-9]+$/.test(s)) throw new UsageError(`rootless ports rm: ${quoteValue(s)} is not a port id`, { subject: s });
         return Number(s);
       });
       const c = client();
@@ -86,6 +86,6 @@ export async function portsMain(argv: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`rootless ports: unknown command ${JSON.stringify(cmd)} (ls, add, rm)`, { subject: cmd });
+      throw new UsageError(`rootless ports: unknown command ${quoteValue(cmd)} (ls, add, rm)`, { subject: cmd });
   }
 }

@@ -316,10 +316,32 @@ export function buildProgram(handlers: ProgramHandlers, settings: ProgramSetting
 }
 
 /**
+ * The flags before the subcommand are all checked before any is acted on
+ * (as `rootless run` does): `rootless --version --bogus` and `rootless
+ * --bogus --help` are usage errors, not a version or help and exit 0. The
+ * version takes no other argument.
+ */
+export function checkTopLevelFlags(argv: readonly string[]): void {
+  let version = false;
+  for (const a of argv) {
+    if (a === '--' || a.length < 2 || !a.startsWith('-')) break;
+    if (a === '-v' || a === '--version') version = true;
+    else if (a !== '-h' && a !== '--help') {
+      throw new UsageError(`rootless: unknown flag ${a.length > 80 ? quote(a) : a}`, { subject: a });
+    }
+  }
+  const other = argv.find((a) => a !== '-v' && a !== '--version');
+  if (version && other !== undefined) {
+    throw new UsageError(`rootless: --version takes no other argument (got ${quote(other)})`, { subject: other });
+  }
+}
+
+/**
  * Parse `rootless` argv (after the program name, e.g. process.argv.slice(2))
  * into what to do, without running anything. Throws UsageError or CliExit.
  */
 export function parseArgv(argv: readonly string[], output: CliOutput = processOutput): ParsedCommand {
+  checkTopLevelFlags(argv);
   let parsed: ParsedCommand | undefined;
   const pass =
     (kind: PassThroughCommandName) =>

@@ -13,10 +13,14 @@ export interface Guard {
   stop(): void;
 }
 
-/** removeFiles false: only the processes (a --state-dir of the user's). */
-export function guardSession(dir: string, removeFiles: boolean, usernsFd: number): Guard {
+/**
+ * removeFiles false: only the processes (a --state-dir of the user's).
+ * removeBase: also the directory's parent when it is empty
+ * ($XDG_RUNTIME_DIR/rootless of named sessions).
+ */
+export function guardSession(dir: string, removeFiles: boolean, usernsFd: number, removeBase = false): Guard {
   const names = removeFiles ? [...STATE_FILES, ...TEMP_FILES] : [];
-  const g = startStateDirGuard(dir, names, removeFiles, usernsFd);
+  const g = startStateDirGuard(dir, names, removeFiles, usernsFd, removeBase);
   let stopped = false;
   return {
     stop() {

@@ -3,6 +3,7 @@
 // file system (before anything starts), socket activation, named sessions,
 // the state-dir guard, cgroup2 evacuation, and the session record that
 // `rootless exec` and `rootless ps` read.
+import { dirname } from 'node:path';
 import { closeSync, openSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import type { Logger } from '../cli/log.js';
 import type { RunOptions } from '../cli/options.js';
@@ -88,7 +89,7 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
       // a --state-dir of the user's keeps its files until the next session
       // there cleans them (statedir.ts).
       try {
-        guard = guardSession(s.path, opts.stateDir === undefined, userns);
+        guard = guardSession(s.path, opts.stateDir === undefined, userns, named);
       } catch (err) {
         // Only a SIGKILL of ours would then leave things behind: go on.
         log.warn({ err: (err as Error).message }, 'cannot start the state dir guard');
@@ -136,6 +137,13 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
           rmdirSync(state.path);
         } catch {
           // not empty or gone
+        }
+        try {
+          // And the sessions' base ($XDG_RUNTIME_DIR/rootless) when it is
+          // empty: nothing of rootless stays after its last session.
+          rmdirSync(dirname(state.path));
+        } catch {
+          // other sessions' dirs are there
         }
       }
     },

@@ -95,8 +95,10 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
   });
   const foreground = ownsTerminal();
   try {
-    state = openStateDir(isolation.stateDir, (stale) =>
-      log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
+    state = openStateDir(
+      isolation.stateDir,
+      (stale) => log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
+      (msg) => log.warn(msg),
     );
     log.debug({ childPid: child.pid, stateDir: state.path }, 'child cloned');
     isolation.attach(state, child.pid, log);

@@ -46,7 +46,7 @@ export function defaultStateBase(env: NodeJS.ProcessEnv = process.env): string {
   return tmpdir();
 }
 
-function prepareNamedDir(path: string): boolean {
+function prepareNamedDir(path: string, onWarn?: (msg: string) => void): boolean {
   let st;
   try {
     st = lstatSync(path);
@@ -72,7 +72,21 @@ function prepareNamedDir(path: string): boolean {
       step: 'state dir', code: 'EPERM', subject: path,
     });
   }
-  if ((st.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+  // Kept private (0700), whatever it was: said, since the user chose the
+  // mode. Writable by others is not refused: nothing is created in it
+  // through what they could have planted (state-file.ts).
+  const mode = st.mode & 0o7777;
+  if (mode !== 0o700) {
+    try {
+      chmodSync(path, 0o700);
+    } catch (err) {
+      throw new RootlessError(`--state-dir ${path}: cannot make it private (mode 0700): ${errnoOf(err)}`, {
+        step: 'state dir', code: errnoOf(err), subject: path,
+      });
+    }
+    const others = mode & 0o022 ? ', writable by others' : '';
+    onWarn?.(`--state-dir ${path} had mode 0${mode.toString(8)}${others}: changed to 0700`);
+  }
   return false;
 }
 
@@ -92,7 +106,9 @@ function openLock(lockPath: string): number {
   }
 }
 
-export function openStateDir(requested: string | undefined, onStale?: (files: string[]) => void): StateDir {
+export function openStateDir(
+  requested: string | undefined, onStale?: (files: string[]) => void, onWarn?: (msg: string) => void,
+): StateDir {
   let path: string;
   let created: boolean;
   if (requested === undefined) {
@@ -105,7 +121,7 @@ export function openStateDir(requested: string | undefined, onStale?: (files: st
     created = true;
   } else {
     path = requested;
-    created = prepareNamedDir(path);
+    created = prepareNamedDir(path, onWarn);
   }
 
   const lockPath = join(path, 'lock');

@@ -4,7 +4,7 @@
 //
 // Loaded by the CLI on the hot path (options.ts validates -p with it), so it
 // imports nothing: addresses are checked here rather than with node:net.
-import { UsageError } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 
 export const PORT_PROTOS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6', 'sctp'] as const;
 export type PortProto = (typeof PORT_PROTOS)[number];
@@ -26,7 +26,7 @@ export interface PortStatus {
 
 export class PortSpecError extends UsageError {
   constructor(spec: string, reason: string) {
-    super(`invalid port spec ${JSON.stringify(spec)}: ${reason}`, { step: 'port spec', subject: spec });
+    super(`invalid port spec ${quoteValue(spec)}: ${reason}`, { step: 'port spec', subject: spec });
   }
 }
 
@@ -108,7 +108,7 @@ function splitColons(s: string, spec: string): string[] {
 
 function parsePort(text: string, which: string, spec: string): number {
   if (!/^[0-9]{1,5}$/.test(text)) {
-    throw new PortSpecError(spec, text === '' ? `missing ${which}` : `${which} ${JSON.stringify(text)} is not a number`);
+    throw new PortSpecError(spec, text === '' ? `missing ${which}` : `${which} ${quoteValue(text)} is not a number`);
   }
   const n = Number(text);
   if (n < 1 || n > 65535) throw new PortSpecError(spec, `${which} ${n} is outside 1-65535`);
@@ -118,12 +118,12 @@ function parsePort(text: string, which: string, spec: string): number {
 function parseIP(text: string, which: string, spec: string): string {
   if (text.startsWith('[')) {
     const inner = text.slice(1, -1);
-    if (!isIPv6(inner)) throw new PortSpecError(spec, `${which} ${JSON.stringify(inner)} is not an IPv6 address`);
+    if (!isIPv6(inner)) throw new PortSpecError(spec, `${which} ${quoteValue(inner)} is not an IPv6 address`);
     return inner;
   }
   if (isIPv4(text)) return text;
   if (isIPv6(text)) throw new PortSpecError(spec, `IPv6 ${which} must be in brackets: [${text}]`);
-  throw new PortSpecError(spec, `${which} ${JSON.stringify(text)} is not an IP address`);
+  throw new PortSpecError(spec, `${which} ${quoteValue(text)} is not an IP address`);
 }
 
 const looksLikePort = (s: string): boolean => /^[0-9]+$/.test(s);
@@ -139,7 +139,7 @@ export function parsePortSpec(spec: string): PortSpec {
   const slash = spec.lastIndexOf('/');
   if (slash >= 0) {
     const p = spec.slice(slash + 1);
-    if (!isProto(p)) throw new PortSpecError(spec, `unknown proto ${JSON.stringify(p)} (choose ${PORT_PROTOS.join(', ')})`);
+    if (!isProto(p)) throw new PortSpecError(spec, `unknown proto ${quoteValue(p)} (choose ${PORT_PROTOS.join(', ')})`);
     proto = p;
     rest = spec.slice(0, slash);
   }
@@ -236,11 +236,11 @@ export function validatePortSpec(body: unknown): PortSpec {
     return v;
   };
   const proto = str('proto');
-  if (!isProto(proto)) throw new PortRequestError(`unknown proto: ${JSON.stringify(proto)}`);
+  if (!isProto(proto)) throw new PortRequestError(`unknown proto: ${quoteValue(proto)}`);
   const parentIP = str('parentIP');
-  if (parentIP !== '' && ipFamily(parentIP) === undefined) throw new PortRequestError(`invalid ParentIP: ${JSON.stringify(parentIP)}`);
+  if (parentIP !== '' && ipFamily(parentIP) === undefined) throw new PortRequestError(`invalid ParentIP: ${quoteValue(parentIP)}`);
   const childIP = str('childIP');
-  if (childIP !== '' && ipFamily(childIP) === undefined) throw new PortRequestError(`invalid ChildIP: ${JSON.stringify(childIP)}`);
+  if (childIP !== '' && ipFamily(childIP) === undefined) throw new PortRequestError(`invalid ChildIP: ${quoteValue(childIP)}`);
   const parentPort = int('parentPort');
   if (parentPort < 1 || parentPort > 65535) throw new PortRequestError(`invalid ParentPort: ${parentPort}`);
   const childPort = int('childPort');
@@ -285,7 +285,7 @@ export function parsePublishFlags(values: readonly string[]): PortSpec[] {
     }
     const twice = findConflict(spec, out);
     if (twice !== undefined) {
-      throw new UsageError(`--publish ${JSON.stringify(v)}: ${spec.proto} ${parentAddress(spec)} is already published by ${JSON.stringify(values[twice.id])}`, { subject: v });
+      throw new UsageError(`--publish ${quoteValue(v)}: ${spec.proto} ${parentAddress(spec)} is already published by ${quoteValue(values[twice.id])}`, { subject: v });
     }
     out.push({ id: out.length, spec });
   }

@@ -94,3 +94,16 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** What an error message shows of a value: its first 80 characters. */
+export const QUOTE_MAX = 80;
+
+/**
+ * JSON-quote a value for an error message, so spaces and empties show; a
+ * longer one is cut, with an ellipsis and its length (a 100 KB flag value
+ * must not flood the terminal).
+ */
+export function quoteValue(value: string): string {
+  if (value.length <= QUOTE_MAX) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, QUOTE_MAX))}… (${value.length} characters)`;
+}

@@ -6,7 +6,7 @@ interface NsAddon {
   moveMount(fd: number, target: string): void;
   linkEntries(dir: string, hidden: string): number;
   killNamespaceMembers(usernsFd: number): number;
-  startStateDirGuard(dir: string, names: string[], removeDir: boolean, usernsFd?: number): { pid: number; pidfd: number };
+  startStateDirGuard(dir: string, names: string[], removeDir: boolean, usernsFd?: number, removeBase?: boolean): { pid: number; pidfd: number };
   stopStateDirGuard(pidfd: number): void;
 }
 

@@ -3,10 +3,10 @@
 // at the end of a session, and small usage errors. The launcher runs as the
 // unprivileged test user.
 import test from 'ava';
-import { chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, run, start, waitFor } from '../helpers/rootless.js';
+import { collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, type TestUser } from '../helpers/user.js';
 
 const who = launcherUser();
@@ -94,3 +94,78 @@ for (const [what, flags, env] of configs) {
     t.deepEqual(readdirSync(dir), []);
   });
 }
+
+// ---------------------------------------------------------------------------
+// Values that reach a helper's argv; usage errors
+
+e2e('--ifname=--help: one line naming the flag, exit 2, nothing starts', async (t) => {
+  const dir = userDir('rootless-ifname-');
+  const marker = join(dir, 'ran');
+  const r = await run(U, ['run', '--net=slirp4netns', '--ifname=--help', '--', 'touch', marker]);
+  t.is(r.code, 2);
+  t.is(r.stderr, `rootless run: --ifname: "--help" must not start with '-'\n`);
+  t.is(r.stdout, '', 'slirp4netns did not print its help');
+  t.false(existsSync(marker), 'the target did not run');
+});
+
+e2e('--version --bogus is a usage error; --version alone prints the version', async (t) => {
+  const bad = await run(U, ['--version', '--bogus']);
+  t.is(bad.code, 2);
+  t.is(bad.stderr, 'rootless: unknown flag --bogus\n');
+  t.is(bad.stdout, '');
+  const ok = await run(U, ['--version']);
+  t.is(ok.code, 0);
+  t.regex(ok.stdout, /^rootless version \d/);
+});
+
+e2e('a 100 KB bad flag value is cut in the error', async (t) => {
+  const r = await run(U, ['run', `--net=${'x'.repeat(100_000)}`, '--', 'true']);
+  t.is(r.code, 2);
+  t.true(r.stderr.length < 300, `${r.stderr.length} bytes of error`);
+  t.regex(r.stderr, /^rootless run: --net: invalid value "x{80}"… \(100000 characters\)/);
+});
+
+e2e('/proc/PID as --state-dir: an error naming --state-dir and the value', async (t) => {
+  // A process of the test user: /proc/PID is a directory the user owns.
+  const sleeper = start(U, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+  const done = collect(sleeper, 60_000);
+  try {
+    await waitFor(sleeper.stdout!, /ready/);
+    const dir = `/proc/${sleeper.pid}`;
+    const r = await run(U, ['run', '--state-dir', dir, '--', 'true']);
+    t.is(r.code, 125);
+    t.is(r.stderr, `rootless: error: --state-dir ${dir}: cannot make it private (mode 0700): EPERM\n`);
+  } finally {
+    sleeper.kill('SIGTERM');
+    await done;
+  }
+});
+
+e2e('an existing --state-dir of mode 0777 is made 0700, and the user is told', async (t) => {
+  const dir = join(userDir('rootless-mode-'), 'state');
+  mkdirSync(dir);
+  chmodSync(dir, 0o777);
+  if (U.switchTo) chownSync(dir, U.uid, U.gid);
+  const r = await run(U, ['run', '--state-dir', dir, '--', 'true']);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stderr, `rootless: warning: --state-dir ${dir} had mode 0777, writable by others: changed to 0700\n`);
+  t.is(statSync(dir).mode & 0o777, 0o700);
+});
+
+e2e('a named session killed with SIGKILL leaves no $XDG_RUNTIME_DIR/rootless behind', async (t) => {
+  const runtime = userDir('rootless-xdg-');
+  chmodSync(runtime, 0o700);
+  const base = join(runtime, 'rootless');
+  const child = start(U, ['run', '--name', 'killed', '--', 'sh', '-c', 'echo ready; exec sleep 600'], { env: { XDG_RUNTIME_DIR: runtime } });
+  const done = collect(child, 60_000);
+  await waitFor(child.stdout!, /ready/);
+  t.true(existsSync(join(base, 'killed')));
+  child.kill('SIGKILL');
+  await done;
+  // The guard notices the launcher's exit and cleans up after it.
+  t.true(await eventually(async () => !existsSync(base), 20_000), `${base} is removed: ${existsSync(base) ? readdirSync(base).join(',') : ''}`);
+  // A normal end removes it too.
+  const r = await run(U, ['run', '--name', 'normal', '--', 'true'], { env: { XDG_RUNTIME_DIR: runtime } });
+  t.is(r.code, 0, r.stderr);
+  t.false(existsSync(base));
+});

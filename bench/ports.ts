@@ -11,12 +11,17 @@
 //   launcher's parent and child processes, from /proc/PID/stat).
 // - UDP: iperf3 -u at 200 Mbit/s and unlimited: throughput and loss.
 //
+// --srcip: only what --source-ip-transparent costs: our builtin driver
+// with it on and off, RootlessKit's builtin and the direct path, all
+// reached at the host's own non-loopback address (inside, that client is a
+// remote address: its answers take the rules the option sets up), 5 rounds.
+//
 // Every session runs for the whole benchmark; measurements alternate
 // between them in each round. Run as root, everything runs as the test user
 // (scripts/setup-test-env.sh). Host ports 22900-22999.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, userEnv } from '../test/helpers/rootless.js';
 import { benchUser, fmt, median, table } from './common.js';
@@ -26,8 +31,12 @@ const quick = args.includes('--quick');
 const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 /** ROOTLESS_PORT_WORKERS for our sessions (relay threads of the builtin driver). */
 const workers = args.includes('--workers') ? args[args.indexOf('--workers') + 1] : undefined;
+const srcip = args.includes('--srcip');
 const SECONDS = quick ? 3 : 10;
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : srcip ? 5 : 3;
+/** The host's first non-loopback IPv4 address (--srcip). */
+const HOST_IP = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+if (srcip && HOST_IP === undefined) throw new Error('--srcip needs a non-loopback IPv4 address on the host');
 const AB_N = quick ? 2000 : 10000;
 const user = benchUser();
 const CLK_TCK = 100;
@@ -61,6 +70,8 @@ function cpuSeconds(pid: number): number {
 
 interface Setup {
   name: string;
+  /** The address clients connect to. */
+  host: string;
   /** Host ports: iperf3 (tcp+udp) and http. */
   iperfPort: number;
   httpPort: number;
@@ -88,13 +99,13 @@ async function waitLine(proc: ChildProcess, re: RegExp, ms: number, what: string
 }
 
 /** A session (ours or RootlessKit's) whose target runs iperf3 -s and the HTTP server. */
-async function session(name: string, launcher: 'rootless' | 'rootlesskit', flags: string[], base: number, udp: boolean): Promise<Setup> {
+async function session(name: string, launcher: 'rootless' | 'rootlesskit', flags: string[], base: number, udp: boolean, host = '127.0.0.1'): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'rootless-bench-ports-'));
   if (user.switchTo) chownSync(dir, user.uid, user.gid);
   const stateDir = join(dir, 'state');
   const iperfPort = base;
   const httpPort = base + 1;
-  const publish = [`127.0.0.1:${iperfPort}:${INNER_IPERF}/tcp`, `127.0.0.1:${httpPort}:${INNER_HTTP}/tcp`, ...(udp ? [`127.0.0.1:${iperfPort}:${INNER_IPERF}/udp`] : [])];
+  const publish = [`${host}:${iperfPort}:${INNER_IPERF}/tcp`, `${host}:${httpPort}:${INNER_HTTP}/tcp`, ...(udp ? [`${host}:${iperfPort}:${INNER_IPERF}/udp`] : [])];
   // iperf3 dies with the HTTP server (PDEATHSIG), which dies with the session.
   const target = ['sh', '-c', `setpriv --pdeathsig KILL iperf3 -s -p ${INNER_IPERF} >/dev/null 2>&1 & exec node -e "${HTTP_SERVER}"`];
   const pflags = publish.flatMap((p) => ['-p', p]);
@@ -118,6 +129,7 @@ async function session(name: string, launcher: 'rootless' | 'rootlesskit', flags
   const childPid = Number(readFileSync(join(stateDir, 'child_pid'), 'utf8'));
   return {
     name,
+    host,
     iperfPort,
     httpPort,
     udp,
@@ -131,13 +143,13 @@ async function session(name: string, launcher: 'rootless' | 'rootlesskit', flags
 }
 
 /** The host's own loopback: iperf3 -s and the HTTP server, no namespace. */
-async function direct(base: number): Promise<Setup> {
-  const iperf = spawn('iperf3', ['-s', '-B', '127.0.0.1', '-p', String(base)], {
+async function direct(base: number, host = '127.0.0.1'): Promise<Setup> {
+  const iperf = spawn('iperf3', ['-s', '-B', host, '-p', String(base)], {
     env: userEnv(user),
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
   });
-  const http = spawn(process.execPath, ['-e', HTTP_SERVER.replace(`listen(${INNER_HTTP},'0.0.0.0'`, `listen(${base + 1},'127.0.0.1'`)], {
+  const http = spawn(process.execPath, ['-e', HTTP_SERVER.replace(`listen(${INNER_HTTP},'0.0.0.0'`, `listen(${base + 1},'${host}'`)], {
     env: userEnv(user),
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
@@ -152,6 +164,7 @@ async function direct(base: number): Promise<Setup> {
   }
   return {
     name: 'direct loopback',
+    host,
     iperfPort: base,
     httpPort: base + 1,
     udp: true,
@@ -170,9 +183,9 @@ interface IperfResult {
   lossPct: number;
 }
 
-function iperf(port: number, udpRate?: string, udpLength?: number): IperfResult {
+function iperf(host: string, port: number, udpRate?: string, udpLength?: number): IperfResult {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const argv = ['iperf3', '-c', '127.0.0.1', '-p', String(port), '-t', String(SECONDS), '-J', ...(udpRate !== undefined ? ['-u', '-b', udpRate] : []), ...(udpLength !== undefined ? ['-l', String(udpLength)] : [])];
+    const argv = ['iperf3', '-c', host, '-p', String(port), '-t', String(SECONDS), '-J', ...(udpRate !== undefined ? ['-u', '-b', udpRate] : []), ...(udpLength !== undefined ? ['-l', String(udpLength)] : [])];
     const r = run(argv);
     try {
       const j = JSON.parse(r.stdout) as {
@@ -198,7 +211,7 @@ interface AbResult {
 
 function ab(s: Setup, concurrency: number): AbResult {
   const before = s.pids().map(cpuSeconds);
-  const r = run(['ab', '-q', '-n', String(AB_N), '-c', String(concurrency), '-s', '30', `http://127.0.0.1:${s.httpPort}/`]);
+  const r = run(['ab', '-q', '-n', String(AB_N), '-c', String(concurrency), '-s', '30', `http://${s.host}:${s.httpPort}/`]);
   const after = s.pids().map(cpuSeconds);
   const m = /Requests per second:\s+([\d.]+)/.exec(r.stdout);
   const failed = Number(/Failed requests:\s+(\d+)/.exec(r.stdout)?.[1] ?? 'NaN');
@@ -215,14 +228,22 @@ for (const bin of ['iperf3', 'ab']) if (!have(bin)) throw new Error(`${bin} is m
 const setups: Setup[] = [];
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 try {
-  setups.push(await direct(22990));
-  setups.push(await session('rootless builtin', 'rootless', ['--net=slirp4netns', '--port-driver=builtin'], 22900, true));
-  setups.push(await session('rootlesskit builtin', 'rootlesskit', ['--net=slirp4netns', '--port-driver=builtin'], 22910, true));
-  setups.push(await session('rootless slirp4netns', 'rootless', ['--net=slirp4netns', '--port-driver=slirp4netns'], 22920, true));
-  setups.push(await session('rootlesskit slirp4netns', 'rootlesskit', ['--net=slirp4netns', '--port-driver=slirp4netns'], 22930, true));
-  // pasta's loopback UDP path loses replies on this machine (see ports.test.ts): TCP only.
-  if (have('pasta')) setups.push(await session('rootless implicit (pasta)', 'rootless', ['--net=pasta', '--port-driver=implicit'], 22940, false));
-  else log('pasta missing: the implicit driver is not measured');
+  if (srcip) {
+    log(`clients connect to ${HOST_IP}`);
+    setups.push(await direct(22990, HOST_IP));
+    setups.push(await session('rootless builtin', 'rootless', ['--net=slirp4netns', '--port-driver=builtin'], 22900, true, HOST_IP));
+    setups.push(await session('rootless builtin, source ip off', 'rootless', ['--net=slirp4netns', '--port-driver=builtin', '--source-ip-transparent=false'], 22950, true, HOST_IP));
+    setups.push(await session('rootlesskit builtin', 'rootlesskit', ['--net=slirp4netns', '--port-driver=builtin'], 22910, true, HOST_IP));
+  } else {
+    setups.push(await direct(22990));
+    setups.push(await session('rootless builtin', 'rootless', ['--net=slirp4netns', '--port-driver=builtin'], 22900, true));
+    setups.push(await session('rootlesskit builtin', 'rootlesskit', ['--net=slirp4netns', '--port-driver=builtin'], 22910, true));
+    setups.push(await session('rootless slirp4netns', 'rootless', ['--net=slirp4netns', '--port-driver=slirp4netns'], 22920, true));
+    setups.push(await session('rootlesskit slirp4netns', 'rootlesskit', ['--net=slirp4netns', '--port-driver=slirp4netns'], 22930, true));
+    // pasta's loopback UDP path loses replies on this machine (see ports.test.ts): TCP only.
+    if (have('pasta')) setups.push(await session('rootless implicit (pasta)', 'rootless', ['--net=pasta', '--port-driver=implicit'], 22940, false));
+    else log('pasta missing: the implicit driver is not measured');
+  }
 
   const tcp = new Map<string, number[]>();
   const udp200 = new Map<string, IperfResult[]>();
@@ -231,18 +252,18 @@ try {
   const ab1 = new Map<string, AbResult[]>();
   const ab8 = new Map<string, AbResult[]>();
   const push = <T>(m: Map<string, T[]>, k: string, v: T): void => void (m.get(k) ?? m.set(k, []).get(k)!).push(v);
-  const abSetups = setups.filter((s) => s.name === 'direct loopback' || s.name.endsWith('builtin'));
+  const abSetups = setups.filter((s) => s.name === 'direct loopback' || s.name.includes('builtin'));
 
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of setups) {
       log(`round ${round + 1}: ${s.name} tcp`);
-      push(tcp, s.name, iperf(s.iperfPort).gbps);
+      push(tcp, s.name, iperf(s.host, s.iperfPort).gbps);
     }
     for (const s of setups.filter((x) => x.udp)) {
       log(`round ${round + 1}: ${s.name} udp`);
-      push(udp200, s.name, iperf(s.iperfPort, '200M'));
-      push(udpMax, s.name, iperf(s.iperfPort, '0'));
-      push(udpSmall, s.name, iperf(s.iperfPort, '0', 1400));
+      push(udp200, s.name, iperf(s.host, s.iperfPort, '200M'));
+      push(udpMax, s.name, iperf(s.host, s.iperfPort, '0'));
+      push(udpSmall, s.name, iperf(s.host, s.iperfPort, '0', 1400));
     }
     for (const s of abSetups) {
       log(`round ${round + 1}: ${s.name} ab`);
@@ -314,6 +335,17 @@ try {
         }),
     ),
   );
+  if (srcip) {
+    const on = 'rootless builtin';
+    const off = 'rootless builtin, source ip off';
+    const ratio = (m: Map<string, number[]>): string => fmt(med(m.get(on)!) / med(m.get(off)!), 3);
+    const g = (m: Map<string, IperfResult[]>): Map<string, number[]> => new Map([...m].map(([k, v]) => [k, v.map((r) => r.gbps)]));
+    const r = (m: Map<string, AbResult[]>): Map<string, number[]> => new Map([...m].map(([k, v]) => [k, v.map((x) => x.rps)]));
+    say();
+    say('### --source-ip-transparent on / off (medians)');
+    say();
+    say(table(['TCP Gbit/s', 'conn/s c=1', 'conn/s c=8', 'UDP 200 Mbit/s', 'UDP unlimited', 'UDP unlimited 1400 B'], [[ratio(tcp), ratio(r(ab1)), ratio(r(ab8)), ratio(g(udp200)), ratio(g(udpMax)), ratio(g(udpSmall))]]));
+  }
   if (outFile) writeFileSync(outFile, `${lines.join('\n')}\n`);
 } finally {
   for (const s of setups) await s.stop().catch(() => {});

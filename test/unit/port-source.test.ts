@@ -14,6 +14,9 @@ import {
   type SourceStatus,
 } from '../../src/sys/native-port.js';
 import { parseRunFlags } from '../../src/cli/flags.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { launcherUser } from '../helpers/user.js';
 
 /** The port the kernel gave a socket bound to port 0 (from /proc/net/*). */
 function boundPort(fd: number, table: 'tcp' | 'tcp6' | 'udp' | 'udp6'): number {
@@ -118,6 +121,26 @@ test('udp: a client bound to 127.0.0.2 is seen as 127.0.0.2; the flow counts as 
     inner.close();
     relayStop(r.relay);
   }
+});
+
+test('the kernel refuses the setup: one warning naming the step, and the port works from the loopback address', (t) => {
+  // As an unprivileged user in the host's namespaces the first step (the
+  // sysctl) is refused for real; as root it would succeed on the host, so
+  // root runs it as the test user.
+  const script = fileURLToPath(new URL('../helpers/source-refused.js', import.meta.url));
+  let argv = [process.execPath, script];
+  if (process.geteuid?.() === 0) {
+    const u = launcherUser();
+    if (typeof u === 'string') return t.fail(u);
+    argv = ['runuser', '-u', u.name, '--', ...argv];
+  }
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: '/tmp' });
+  t.is(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { status: SourceStatus; seen: string; local: string };
+  t.false(out.status.on);
+  t.regex(out.status.warning ?? '', /^net\.ipv4\.tcp_fwmark_accept: E(ACCES|PERM)$/);
+  t.regex(out.seen, /^127\.0\.0\.1 \d+$/, 'relayed, from the loopback address');
+  t.true(out.local.startsWith('127.0.0.2 '));
 });
 
 // ---- netlink requests -------------------------------------------------------

@@ -63,6 +63,7 @@ struct Plan {
   bool raise_ambient = false;
   bool clear_caps = false;
   int pdeathsig = 0;
+  sigset_t ignore;  // set to SIG_IGN after the reset
   bool new_pgrp = false;
   int fg_tty = -1;
   int64_t nofile_soft = -1;
@@ -138,6 +139,15 @@ Plan ReadPlan(Napi::Env env, Napi::Object o) {
   p.raise_ambient = o.Get("raiseAmbientCaps").ToBoolean();
   p.clear_caps = o.Get("clearCaps").ToBoolean();
   if (o.Get("pdeathsig").IsNumber()) p.pdeathsig = o.Get("pdeathsig").As<Napi::Number>().Int32Value();
+  sigemptyset(&p.ignore);
+  Napi::Value ign = o.Get("ignoreSignals");
+  if (ign.IsArray()) {
+    Napi::Array a = ign.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      int sig = a.Get(i).As<Napi::Number>().Int32Value();
+      if (sig > 0 && sig < NSIG && sig != SIGKILL && sig != SIGSTOP) sigaddset(&p.ignore, sig);
+    }
+  }
   p.new_pgrp = o.Get("newProcessGroup").ToBoolean();
   if (o.Get("nofileSoft").IsNumber()) p.nofile_soft = o.Get("nofileSoft").As<Napi::Number>().Int64Value();
   if (o.Get("foregroundTty").IsNumber()) p.fg_tty = o.Get("foregroundTty").As<Napi::Number>().Int32Value();
@@ -281,13 +291,17 @@ void ForkIntoPidns(const Plan& p, int errfd) {
 }
 
 [[noreturn]] void ChildMain(Plan& p, int errfd) {
-  // Handlers installed by node make no sense after execve, and ignored
-  // signals (node ignores SIGPIPE) would be inherited: reset them all.
+  // Handlers installed by node make no sense after execve, and node's own
+  // ignores (SIGPIPE) would be inherited: reset them all, then ignore what
+  // the caller of rootless had ignored (nohup), as an execve would keep.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &dfl, nullptr);  // fails harmlessly for glibc-reserved signals
+    // fails harmlessly for glibc-reserved signals
+    sigaction(sig, sigismember(&p.ignore, sig) == 1 ? &ign : &dfl, nullptr);
   }
 
   if (p.pdeathsig > 0) {

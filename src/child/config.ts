@@ -18,6 +18,9 @@ export interface ChildConfig {
   /** Target environment, "NAME=value" strings, ROOTLESSKIT_* included. */
   env: string[];
   cwd: string;
+  /** Signals the caller had ignored: ignored for the target too, never
+   * forwarded (src/sys/signals.ts inheritIgnoredSignals). */
+  ignoredSignals: number[];
   propagation: Propagation;
   logLevel: ChildLogLevel;
   /** Give the target its own process group and the terminal's foreground

@@ -7,7 +7,7 @@ import { SyncChannel } from '../protocol/sync-channel.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { RootlessError, errorMessage } from '../sys/errors.js';
 import { close, pidfdExited, pollFd, setPdeathsig } from '../sys/native.js';
-import { signalNumber } from '../sys/signals.js';
+import { inheritIgnoredSignals, signalNumber } from '../sys/signals.js';
 import { ensureCapabilities, type ReexecState } from './caps.js';
 import { CHILD_FD, REEXEC_ENV } from './config.js';
 import { ChildLogger } from './log.js';
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   const state = handshake();
   mark('child', 'idmap-received');
   const { config } = state;
+  inheritIgnoredSignals(config.ignoredSignals);
   const log = new ChildLogger(channel, config.logLevel);
   ensureCapabilities(state, log);
   bindToParent();

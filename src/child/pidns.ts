@@ -5,7 +5,7 @@
 // signals get a handler that ends the child as the default action would
 // have; the parent reads exit code 128+N as "interrupted by N".
 import { startReaper } from '../sys/native.js';
-import { TERMINATING_SIGNALS, signalNumber } from '../sys/signals.js';
+import { TERMINATING_SIGNALS, inheritedIgnoredSignals, signalNumber } from '../sys/signals.js';
 import type { ChildLogger } from './log.js';
 import { mountFresh } from './mounts.js';
 
@@ -18,6 +18,7 @@ export function becomeInit(reaper: boolean, log: ChildLogger): void {
     log.debug('reaping orphans as PID 1');
   }
   for (const sig of TERMINATING_SIGNALS as ReadonlySet<NodeJS.Signals>) {
+    if (inheritedIgnoredSignals().includes(signalNumber(sig))) continue;
     const fn = (): void => process.exit(128 + signalNumber(sig));
     process.on(sig, fn);
     early.push([sig, fn]);

@@ -38,6 +38,7 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
         argv: [name!, ...args],
         envp: activation.env,
         cwd: config.cwd,
+        ignoreSignals: config.ignoredSignals,
         fds: [0, 1, 2, ...activation.fds],
         ...(activation.listenPidEnv ? { listenPidEnv: true } : {}),
         // The target is uid 0 here and gets its capabilities the ordinary

@@ -10,6 +10,7 @@ import { CliExit, invokedAsRootlesskit, parseRunFlags, programName, versionText,
 import type { RunOptions } from './options.js';
 import { createLogger, textLine } from './log.js';
 import { mark } from '../sys/trace.js';
+import { SIGIGN_ENV, inheritIgnoredSignals, parseSigIgn } from '../sys/signals.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
@@ -78,6 +79,8 @@ async function sessionCommand(kind: 'exec' | 'ps', argv: string[]): Promise<numb
 async function main(): Promise<number> {
   mark('parent', 'main');
   keepStdioBlocking();
+  inheritIgnoredSignals(parseSigIgn(process.env[SIGIGN_ENV] ?? ''));
+  delete process.env[SIGIGN_ENV];
   const invokedAs = process.env[INVOKED_AS_ENV] ?? '';
   delete process.env[INVOKED_AS_ENV];
   const argv = process.argv.slice(2);

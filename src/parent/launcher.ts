@@ -11,7 +11,7 @@ import { errorFromChildError } from '../protocol/channel.js';
 import { ExitCode, RootlessError } from '../sys/errors.js';
 import { getpgrp, tcsetpgrp } from '../sys/native.js';
 import { ownsTerminal } from '../sys/process.js';
-import { TERMINATING_SIGNALS, forwardSignals, signalName, signalNumber } from '../sys/signals.js';
+import { TERMINATING_SIGNALS, forwardSignals, inheritedIgnoredSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
 import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
 import { openStateDir, type StateDir } from './statedir.js';
@@ -109,6 +109,7 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
       command: opts.command,
       env: targetEnvironment(process.env, state.path, notify?.targetSocket),
       cwd: process.cwd(),
+      ignoredSignals: [...inheritedIgnoredSignals()],
       propagation: opts.propagation,
       logLevel: childLogLevel(log.level),
       foreground,

@@ -33,6 +33,9 @@ export interface SpawnOptions {
    * only from being uid 0 in the namespace. */
   clearCaps?: boolean;
   pdeathsig?: number;
+  /** Signals set to SIG_IGN in the new process (every other disposition
+   * is reset to SIG_DFL): what the caller of rootless had ignored. */
+  ignoreSignals?: readonly number[];
   newProcessGroup?: boolean;
   /** Make the new process group the terminal's foreground group. */
   foregroundTty?: number;

@@ -361,6 +361,13 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   { long: 'utsns', kind: 'bool', key: 'utsns', group: 'Process', description: 'create a UTS namespace' },
   { long: 'ipcns', kind: 'bool', key: 'ipcns', group: 'Process', description: 'create an IPC namespace' },
   {
+    long: 'keep-orphans',
+    kind: 'bool',
+    key: 'keepOrphans',
+    group: 'Process',
+    description: 'without --pidns, leave processes the command left running (daemons) alive when it exits, as RootlessKit does (default: they are killed)',
+  },
+  {
     long: 'reaper',
     kind: 'value',
     key: 'reaper',

@@ -78,6 +78,11 @@ export interface RunOptions {
   utsns: boolean;
   ipcns: boolean;
   reaper: Tristate;
+  /**
+   * Without --pidns: leave what the target left running (daemons) alive at
+   * the end, as RootlessKit does. Default: it is killed.
+   */
+  keepOrphans: boolean;
   evacuateCgroup2: string | undefined;
   /** Absolute, normalized, unique. */
   copyUp: string[];
@@ -114,6 +119,7 @@ export function defaultRunOptions(command: string[]): RunOptions {
     utsns: false,
     ipcns: false,
     reaper: 'auto',
+    keepOrphans: false,
     evacuateCgroup2: undefined,
     copyUp: [],
     copyUpMode: 'tmpfs+symlink',
@@ -402,6 +408,9 @@ export function validateRunOptions(o: RunOptions): RunOptions {
   // Process flags.
   if (out.reaper === 'true' && !o.pidns) {
     throw new UsageError('--reaper=true requires --pidns', { subject: 'reaper' });
+  }
+  if (o.keepOrphans && o.pidns) {
+    throw new UsageError('--keep-orphans cannot be used with --pidns (a PID namespace ends with its first process)', { subject: 'keep-orphans' });
   }
   if (out.evacuateCgroup2 !== undefined && (!o.pidns || !o.cgroupns)) {
     const missing = [!o.pidns ? '--pidns' : '', !o.cgroupns ? '--cgroupns' : ''].filter((s) => s !== '').join(' and ');

@@ -89,7 +89,8 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
       // a --state-dir of the user's keeps its files until the next session
       // there cleans them (statedir.ts).
       try {
-        guard = guardSession(s.path, opts.stateDir === undefined, userns, named);
+        // --keep-orphans: what is left runs on after a SIGKILL of ours too.
+        guard = guardSession(s.path, opts.stateDir === undefined, opts.keepOrphans ? -1 : userns, named);
       } catch (err) {
         // Only a SIGKILL of ours would then leave things behind: go on.
         log.warn({ err: (err as Error).message }, 'cannot start the state dir guard');
@@ -121,9 +122,10 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
     },
     end() {
       if (userns >= 0) {
-        // Without --pidns, orphans of the target live on (and `rootless
-        // exec` commands). With it, the child's exit as PID 1 ends them all.
-        if (!opts.pidns) {
+        // Without --pidns, orphans of the target (and `rootless exec`
+        // commands) would live on: killed, unless --keep-orphans (RootlessKit's
+        // way). With it, the child's exit as PID 1 ends them all.
+        if (!opts.pidns && !opts.keepOrphans) {
           const n = killNamespaceMembers(userns);
           if (n > 0) logger?.debug({ processes: n }, 'killed what was left in the session');
         }

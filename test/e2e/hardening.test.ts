@@ -6,7 +6,7 @@ import test from 'ava';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
+import { alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, type TestUser } from '../helpers/user.js';
 
 const who = launcherUser();
@@ -168,4 +168,48 @@ e2e('a named session killed with SIGKILL leaves no $XDG_RUNTIME_DIR/rootless beh
   const r = await run(U, ['run', '--name', 'normal', '--', 'true'], { env: { XDG_RUNTIME_DIR: runtime } });
   t.is(r.code, 0, r.stderr);
   t.false(existsSync(base));
+});
+
+// ---------------------------------------------------------------------------
+// What the target leaves running, at the end of the session
+
+const ORPHAN = 'setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!';
+
+e2e('by default, what the target left running (setsid daemon &) is killed when the session ends', async (t) => {
+  const r = await run(U, ['run', '--', 'sh', '-c', ORPHAN]);
+  t.is(r.code, 0, r.stderr);
+  const pid = Number(r.stdout.trim());
+  t.true(pid > 0);
+  t.true(await eventually(async () => !(await alive(pid)), 10_000), `orphan ${pid} is gone`);
+});
+
+e2e('--keep-orphans: it runs on after the session, as with RootlessKit (also after a SIGKILL of rootless)', async (t) => {
+  const pids: number[] = [];
+  t.teardown(() => {
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+  const r = await run(U, ['run', '--keep-orphans', '--', 'sh', '-c', ORPHAN]);
+  t.is(r.code, 0, r.stderr);
+  const pid = Number(r.stdout.trim());
+  pids.push(pid);
+  t.true(await alive(pid), 'the orphan outlives the session');
+
+  const child = start(U, ['run', '--keep-orphans', '--', 'sh', '-c', `${ORPHAN}; echo ready; exec sleep 600`]);
+  const done = collect(child, 60_000);
+  const out = await waitFor(child.stdout!, /ready/);
+  const pid2 = Number(out.split('\n')[0]);
+  pids.push(pid2);
+  child.kill('SIGKILL');
+  await done;
+  t.true(await alive(pid2), 'the guard leaves it alone too');
+
+  const bad = await run(U, ['run', '--keep-orphans', '--pidns', '--', 'true']);
+  t.is(bad.code, 2);
+  t.is(bad.stderr, 'rootless run: --keep-orphans cannot be used with --pidns (a PID namespace ends with its first process)\n');
 });

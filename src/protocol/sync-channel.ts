@@ -39,8 +39,7 @@ export class SyncChannel {
       if (n === 0) {
         throw new ProtocolError(`${this.peer} exited or closed the pipe while waiting for ${what}`, { code: 'EPIPE' });
       }
-      // A copy: the decoder keeps partial frames, and buf is read into again.
-      this.queue.push(...this.decoder.push(Buffer.from(this.buf.subarray(0, n))));
+      this.queue.push(...this.decoder.push(this.buf.subarray(0, n)));
     }
     const msg = this.queue.shift()!;
     if (msg.type !== type) {

@@ -1,7 +1,7 @@
 // The user-mode network drivers (optional: only --net=slirp4netns / pasta
 // need them): present, their versions and the features this copy has, and
 // /dev/net/tun, which both open inside the namespace.
-import { parseProbe } from '../net/probe.js';
+import { parseProbe, statusHasSeccomp } from '../net/probe.js';
 import { which } from './host.js';
 import type { Check, FileInfo, Host } from './types.js';
 
@@ -10,9 +10,8 @@ const DRIVERS = [
   { name: 'pasta', binary: 'pasta', install: 'Debian/Ubuntu: sudo apt-get install passt\nFedora:        sudo dnf install passt' },
 ] as const;
 
-/** Whether the kernel has seccomp (slirp4netns --enable-seccomp needs it); read from the host's /proc. */
 function kernelSeccomp(host: Host): boolean {
-  return /^Seccomp:/m.test(host.read('/proc/self/status') ?? '');
+  return statusHasSeccomp(host.read('/proc/self/status') ?? '');
 }
 
 function hostIpv6(host: Host): boolean {

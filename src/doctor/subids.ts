@@ -23,7 +23,7 @@ export function subIdChecks(host: Host): Check[] {
   const byKind = { uid: parseAllSubIdRanges(host.read(files.uid) ?? ''), gid: parseAllSubIdRanges(host.read(files.gid) ?? '') };
   // One free A-B for both files, so one usermod line grants both.
   const free = freeSubIdRange([...byKind.uid, ...byKind.gid], host.uid);
-  const grant = free === undefined ? 'no free range of 65536 ids is left: remove unused ranges from /etc/subuid and /etc/subgid' : `sudo ${grantSubIdsCommand(user, free)}`;
+  const grant = free === undefined ? 'no free range of 65536 ids is left: remove unused ranges from /etc/subuid and /etc/subgid' : grantSubIdsCommand(user, free, true);
   const who = host.user ?? `uid ${host.uid}`;
 
   return (['uid', 'gid'] as const).map((kind): Check => {

@@ -85,10 +85,14 @@ export async function programFeatures(file: string, log: Logger, cachePath = cac
   return features;
 }
 
-/** Whether the kernel has seccomp (slirp4netns --enable-seccomp needs it). */
+/** Whether a /proc/PID/status text shows a kernel with seccomp (slirp4netns --enable-seccomp needs it). */
+export function statusHasSeccomp(status: string): boolean {
+  return /^Seccomp:/m.test(status);
+}
+
 export function kernelHasSeccomp(): boolean {
   try {
-    return /^Seccomp:/m.test(readFileSync('/proc/self/status', 'utf8'));
+    return statusHasSeccomp(readFileSync('/proc/self/status', 'utf8'));
   } catch {
     return false;
   }

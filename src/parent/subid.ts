@@ -304,9 +304,15 @@ export async function suggestSubIdRange(ownId: number, opts: SubIdLookupOptions 
   return freeSubIdRange([...uids, ...gids], ownId);
 }
 
-/** The command that grants `range` to the user, e.g. "usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice". */
-export function grantSubIdsCommand(user: SubIdUser, range: SubIdRange): string {
+/**
+ * The command that grants `range` to the user, e.g. "usermod --add-subuids
+ * 165536-231071 --add-subgids 165536-231071 alice" (with `sudo`, prefixed
+ * where it takes effect).
+ */
+export function grantSubIdsCommand(user: SubIdUser, range: SubIdRange, sudo = false): string {
+  const su = sudo ? 'sudo ' : '';
   const ab = `${range.start}-${range.start + range.count - 1}`;
-  if (user.name === undefined) return `echo ${user.id}:${range.start}:${range.count} | tee -a /etc/subuid /etc/subgid`;
-  return `usermod --add-subuids ${ab} --add-subgids ${ab} ${user.name}`;
+  // usermod needs a login name; a uid without one goes into the files directly.
+  if (user.name === undefined) return `echo ${user.id}:${range.start}:${range.count} | ${su}tee -a /etc/subuid /etc/subgid`;
+  return `${su}usermod --add-subuids ${ab} --add-subgids ${ab} ${user.name}`;
 }

@@ -331,6 +331,7 @@ test('suggestSubIdRange reads both files, and the fallback warning suggests that
   await writeFile(subgid, 'other:100000:65536\nthird:300000:65536\n');
   t.deepEqual(await suggestSubIdRange(1002, { subuidFile: subuid, subgidFile: subgid }), { start: 365536, count: 65536 });
   t.is(grantSubIdsCommand({ name: 'nosub', id: 1002 }, { start: 365536, count: 65536 }), 'usermod --add-subuids 365536-431071 --add-subgids 365536-431071 nosub');
+  t.is(grantSubIdsCommand({ name: undefined, id: 1002 }, { start: 365536, count: 65536 }, true), 'echo 1002:365536:65536 | sudo tee -a /etc/subuid /etc/subgid');
 
   const plan = await planUserMap('auto', { name: 'nosub', uid: 1002, gid: 1002 }, '/usr/sbin:/usr/bin:/sbin:/bin', {
     subuidFile: subuid, subgidFile: subgid, getsubids: path.join(dir, 'no-getsubids'),

@@ -14,7 +14,9 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RUN_FLAGS } from './cli/flags.js';
 import { checkAddon } from './sys/addon.js';
-import type { RunOptions } from './cli/options.js';
+import { defaultRunOptions, type RunOptions } from './cli/options.js';
+
+const DEFAULTS = defaultRunOptions(['true']);
 
 export type { RunOptions } from './cli/options.js';
 export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
@@ -64,6 +66,8 @@ export function runArgv(command: readonly string[], options: LaunchOptions = {})
     if (flag.kind === 'bool') {
       if (value === true) argv.push(`--${flag.long}`);
       else if (value !== false) throw new TypeError(`rootless: option ${key} must be a boolean`);
+      // Off where the default is on (--source-ip-transparent) must be said.
+      else if (DEFAULTS[flag.key as keyof RunOptions] === true) argv.push(`--${flag.long}=false`);
     } else if (flag.kind === 'list') {
       if (!Array.isArray(value)) throw new TypeError(`rootless: option ${key} must be an array`);
       for (const item of value) argv.push(`--${flag.long}=${String(item)}`);

@@ -31,6 +31,9 @@ export function formatInfo(info: ApiInfo): string {
   }
   const p = info.portDriver;
   rows.push(['Port driver:', p === undefined ? 'none' : `${p.driver} (${p.protos.join(', ')})`]);
+  if (p?.sourceIPTransparent !== undefined) {
+    rows.push(['Client addresses:', p.sourceIPTransparent ? 'kept (--source-ip-transparent)' : 'the loopback address']);
+  }
   rows.push(['API version:', `${info.apiVersion} (${info.version})`]);
   return columns(rows);
 }

@@ -227,7 +227,7 @@ e2e('rootless ports and rootless info: tables, --json, all-or-nothing adds', asy
     const p0 = s.ports[0]!;
     const info = await R('info', '--state-dir', s.stateDir);
     t.is(info.code, 0, info.stderr);
-    t.regex(info.stdout, /^State directory: +.*\nChild PID: +\d+\nNetwork driver: +none\nPort driver: +builtin \(tcp, tcp4, tcp6, udp, udp4, udp6\)\nAPI version: +1\.1\.1/);
+    t.regex(info.stdout, /^State directory: +.*\nChild PID: +\d+\nNetwork driver: +none\nPort driver: +builtin \(tcp, tcp4, tcp6, udp, udp4, udp6\)\nClient addresses: +kept \(--source-ip-transparent\)\nAPI version: +1\.1\.1/);
     const infoJson = await R('info', '--socket', s.sock, '--json');
     t.is((JSON.parse(infoJson.stdout) as { stateDir: string }).stateDir, s.stateDir);
 

@@ -224,3 +224,9 @@ test('--source-ip-transparent: true by default; Go booleans; a bad value names t
   t.true((parse('--source-ip-transparent') as { sourceIPTransparent: boolean }).sourceIPTransparent);
   t.throws(() => parse('--source-ip-transparent=maybe'), { message: /--source-ip-transparent: invalid boolean value "maybe"/ });
 });
+
+test('Node API: sourceIPTransparent: false becomes --source-ip-transparent=false (its default is true)', async (t) => {
+  const { runArgv } = await import('../../src/index.js');
+  t.deepEqual(runArgv(['x'], { sourceIPTransparent: false, pidns: false }), ['run', '--source-ip-transparent=false', '--', 'x']);
+  t.deepEqual(runArgv(['x'], { sourceIPTransparent: true }), ['run', '--source-ip-transparent', '--', 'x']);
+});

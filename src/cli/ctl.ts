@@ -96,6 +96,11 @@ async function command(name: string, rest: string[], socket: string | undefined)
     case 'info': {
       const info = await new ApiClient(socketPath(socket)).info();
       if (json) {
+        // rootlessctl prints the fields its Go struct knows: not ours.
+        if (info.portDriver) {
+          const { sourceIPTransparent: _ours, ...known } = info.portDriver;
+          info.portDriver = known;
+        }
         writeStdout(`${JSON.stringify(info, null, 4)}\n`);
         return 0;
       }

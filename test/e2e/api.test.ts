@@ -83,7 +83,7 @@ e2e('GET /v1/info describes the session as RootlessKit does', async (t) => {
   t.is(info.stateDir, s.stateDir);
   t.true(Number.isInteger(info.childPID) && (info.childPID as number) > 1);
   t.deepEqual(info.networkDriver, { driver: 'none' });
-  t.deepEqual(info.portDriver, { driver: 'builtin', protos: ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'] });
+  t.deepEqual(info.portDriver, { driver: 'builtin', protos: ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'], sourceIPTransparent: true });
   // An empty table.
   const ports = await http(s.sock, 'GET', '/v1/ports');
   t.is(ports.status, 200);

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { chmodSync, lstatSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../sys/log.js';
 import { route, type ApiBackend, type ApiResponse } from './handlers.js';
 
 /** A PortSpec is ~150 bytes; nothing legitimate comes near this. */

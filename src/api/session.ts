@@ -4,8 +4,8 @@
 // /v1/info when they start). Without (--net=host, no ports), it starts
 // right after the target, off the critical path. node:http is loaded only
 // then.
-import type { Logger } from '../cli/log.js';
-import type { StateDir } from '../parent/statedir.js';
+import type { Logger } from '../sys/log.js';
+import type { StateDir } from '../sys/statedir.js';
 import type { NetworkSession } from '../net/index.js';
 import type { PortSession } from '../port/index.js';
 import type { ApiServer } from './server.js';
@@ -21,10 +21,10 @@ export interface ApiSessionInput {
 }
 
 async function loadServer(): Promise<{ startApiServer: typeof import('./server.js').startApiServer; packageVersion: () => string }> {
-  const [server, flags] = await Promise.all([import('./server.js'), import('../cli/flags.js')]);
+  const [server, version] = await Promise.all([import('./server.js'), import('../sys/version.js')]);
   // The version is read from package.json once, here too.
-  flags.packageVersion();
-  return { startApiServer: server.startApiServer, packageVersion: flags.packageVersion };
+  version.packageVersion();
+  return { startApiServer: server.startApiServer, packageVersion: version.packageVersion };
 }
 
 export class ApiSession {

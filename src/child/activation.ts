@@ -3,8 +3,8 @@
 // at fds 3.. with LISTEN_FDS, LISTEN_FDNAMES as given, and LISTEN_PID set to
 // the target's own pid as the target sees it. That pid is only known in the
 // new process, so the addon writes it between clone and execve.
-import type { ChildConfig } from './config.js';
-import { CHILD_FD } from './config.js';
+import type { ChildConfig } from '../protocol/config.js';
+import { CHILD_FD } from '../protocol/config.js';
 
 export interface TargetActivation {
   /** For spawn's `fds` after 0-2. */

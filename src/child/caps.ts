@@ -6,8 +6,11 @@
 import { RootlessError } from '../sys/errors.js';
 import { writeSync } from 'node:fs';
 import { CAP_SYS_ADMIN, capget, execve, hasCap, memfdCreate } from '../sys/native.js';
-import { CHILD_FD, REEXEC_ENV, type ChildConfig } from './config.js';
-import type { ChildLogger } from './log.js';
+import { CHILD_FD, type ChildConfig } from '../protocol/config.js';
+import type { Logger } from '../sys/log.js';
+
+/** Environment variable naming the fd (a memfd) that carries the child's state across a re-exec. */
+export const REEXEC_ENV = '_ROOTLESS_CHILD_REEXEC';
 
 /** RootlessKit allows one re-exec too; more would mean a loop. */
 export const MAX_REEXECS = 1;
@@ -25,7 +28,7 @@ export function holdsCapabilities(): boolean {
  * Returns when the child holds CAP_SYS_ADMIN in its namespace; otherwise
  * re-executes (never returns) or throws once the re-exec budget is spent.
  */
-export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
+export function ensureCapabilities(state: ReexecState, log: Logger): void {
   if (holdsCapabilities()) return;
   if (state.reexecs >= MAX_REEXECS) {
     throw new RootlessError(
@@ -37,7 +40,7 @@ export function ensureCapabilities(state: ReexecState, log: ChildLogger): void {
       },
     );
   }
-  log.debug('no capabilities from the ambient set; re-executing the child', { reexecs: state.reexecs });
+  log.debug({ reexecs: state.reexecs }, 'no capabilities from the ambient set; re-executing the child');
   const next: ReexecState = { config: state.config, reexecs: state.reexecs + 1 };
   // The state holds the target's argv and environment, up to execve's own
   // limit: too big for a variable (128 KiB per string), so it goes in an

@@ -11,7 +11,7 @@ import { statSync, mkdirSync } from 'node:fs';
 import { RootlessError, SyscallError } from '../sys/errors.js';
 import { close, mount } from '../sys/native.js';
 import { linkEntries, moveMount, openTree } from '../sys/native-ns.js';
-import type { ChildLogger } from './log.js';
+import type { Logger } from '../sys/log.js';
 
 /** RootlessKit's name for the hidden bind: ".ro" and random characters. */
 export function hiddenName(random: () => number = Math.random): string {
@@ -28,9 +28,9 @@ function fail(dir: string, what: string, err: unknown): never {
   });
 }
 
-export function copyUp(dirs: readonly string[], log: ChildLogger): void {
+export function copyUp(dirs: readonly string[], log: Logger): void {
   for (const dir of dirs) copyUpOne(dir);
-  log.debug('copied up', { dirs });
+  log.debug({ dirs }, 'copied up');
 }
 
 function copyUpOne(dir: string): void {

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { SyscallError } from '../sys/errors.js';
 import { mount, mountFlags as M } from '../sys/native.js';
-import type { ChildLogger } from './log.js';
+import type { Logger } from '../sys/log.js';
 
-export function mountIpcFilesystems(log: ChildLogger): void {
+export function mountIpcFilesystems(log: Logger): void {
   const fresh: [string, string, string | null][] = [
     ['/dev/shm', 'tmpfs', 'mode=1777'],
     ['/dev/mqueue', 'mqueue', null],

@@ -2,35 +2,37 @@
 // messages, so the child loads nothing for logging and the user sees one
 // stream, formatted once.
 import type { Message } from '../protocol/messages.js';
-import type { ChildLogLevel } from './config.js';
+import { levelEnabled, type EmittingLevel, type LogFields, type LogLevel, type Logger, type RecordLevel } from '../sys/log.js';
 
-const RANK: Record<ChildLogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
-
-export class ChildLogger {
-  private readonly min: number;
+export class ChildLogger implements Logger {
   constructor(
     private readonly channel: { send(msg: Message): void },
-    level: ChildLogLevel,
-  ) {
-    this.min = RANK[level];
+    readonly level: LogLevel,
+  ) {}
+
+  enabled(level: EmittingLevel): boolean {
+    return levelEnabled(this.level, level);
   }
 
-  enabled(level: Exclude<ChildLogLevel, 'silent'>): boolean {
-    return RANK[level] >= this.min;
-  }
-
-  private emit(level: Exclude<ChildLogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void {
+  private emit(level: RecordLevel, a: string | LogFields, msg?: string): void {
     if (!this.enabled(level)) return;
-    this.channel.send({ type: 'ChildLog', level, msg, ...(fields ? { fields } : {}) });
+    if (typeof a === 'string') this.channel.send({ type: 'ChildLog', level, msg: a });
+    else this.channel.send({ type: 'ChildLog', level, msg: msg ?? '', fields: a });
   }
 
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.emit('debug', msg, fields);
+  trace(a: string | LogFields, msg?: string): void {
+    this.emit('trace', a, msg);
   }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.emit('info', msg, fields);
+  debug(a: string | LogFields, msg?: string): void {
+    this.emit('debug', a, msg);
   }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.emit('warn', msg, fields);
+  info(a: string | LogFields, msg?: string): void {
+    this.emit('info', a, msg);
+  }
+  warn(a: string | LogFields, msg?: string): void {
+    this.emit('warn', a, msg);
+  }
+  error(a: string | LogFields, msg?: string): void {
+    this.emit('error', a, msg);
   }
 }

@@ -1,8 +1,8 @@
 // Mount setup inside the child's mount namespace.
 import { SyscallError } from '../sys/errors.js';
 import { mount, mountFlags as M } from '../sys/native.js';
-import type { Propagation } from './config.js';
-import type { ChildLogger } from './log.js';
+import type { Propagation } from '../sys/mount.js';
+import type { Logger } from '../sys/log.js';
 
 const PROPAGATION_FLAGS: Record<Propagation, number> = {
   rprivate: M.MS_REC | M.MS_PRIVATE,
@@ -34,7 +34,7 @@ export type FreshMount = 'rw' | 'ro' | 'none';
  * containers that mask /proc/kcore or /sys/firmware), the old one stays,
  * with a warning: RootlessKit goes on in that case too.
  */
-export function mountFresh(fstype: string, target: string, log: ChildLogger, mountFn: MountFn = mount): FreshMount {
+export function mountFresh(fstype: string, target: string, log: Logger, mountFn: MountFn = mount): FreshMount {
   try {
     mountFn(fstype, target, fstype, PSEUDO_FS_FLAGS, null);
     return 'rw';
@@ -47,9 +47,10 @@ export function mountFresh(fstype: string, target: string, log: ChildLogger, mou
     return 'ro';
   } catch (err) {
     if (!(err instanceof SyscallError)) throw err;
-    log.warn(`mounting a fresh ${fstype} on ${target} was refused (${err.code}); ${target} keeps showing the host's`, {
-      hint: `something is mounted over parts of the host's ${target}, which the kernel then will not show again in full`,
-    });
+    log.warn(
+      { hint: `something is mounted over parts of the host's ${target}, which the kernel then will not show again in full` },
+      `mounting a fresh ${fstype} on ${target} was refused (${err.code}); ${target} keeps showing the host's`,
+    );
     return 'none';
   }
 }

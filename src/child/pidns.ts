@@ -6,13 +6,13 @@
 // have; the parent reads exit code 128+N as "interrupted by N".
 import { startReaper } from '../sys/native.js';
 import { TERMINATING_SIGNALS, inheritedIgnoredSignals, signalNumber } from '../sys/signals.js';
-import type { ChildLogger } from './log.js';
+import type { Logger } from '../sys/log.js';
 import { mountFresh } from './mounts.js';
 
 let early: [NodeJS.Signals, () => void][] = [];
 
 /** Before anything is spawned: the reaper must see every child from the start. */
-export function becomeInit(reaper: boolean, log: ChildLogger): void {
+export function becomeInit(reaper: boolean, log: Logger): void {
   if (reaper) {
     startReaper();
     log.debug('reaping orphans as PID 1');
@@ -32,6 +32,6 @@ export function releaseEarlySignals(): void {
 }
 
 /** A /proc of this pid namespace. */
-export function mountProc(log: ChildLogger): void {
+export function mountProc(log: Logger): void {
   if (mountFresh('proc', '/proc', log) !== 'none') log.debug('mounted a fresh /proc');
 }

@@ -5,8 +5,8 @@
 // a copied-up directory is the host's original, not one of our mounts. The
 // network drivers replace /etc/resolv.conf and /etc/hosts afterwards
 // (src/net/child.ts), inside a copied-up /etc when there is one.
-import type { ChildConfig } from './config.js';
-import type { ChildLogger } from './log.js';
+import type { ChildConfig } from '../protocol/config.js';
+import type { Logger } from '../sys/log.js';
 import { setRootPropagation } from './mounts.js';
 import { becomeInit, mountProc } from './pidns.js';
 import { copyUp } from './copyup.js';
@@ -14,7 +14,7 @@ import { mountSysfs } from './sysfs.js';
 import { mountCgroup2 } from './cgroup.js';
 import { mountIpcFilesystems } from './ipcns.js';
 
-export function prepareNamespaces(config: ChildConfig, log: ChildLogger): void {
+export function prepareNamespaces(config: ChildConfig, log: Logger): void {
   setRootPropagation(config.propagation);
   // First: the reaper must be running before anything is spawned.
   if (config.namespaces.pid) becomeInit(config.reaper, log);

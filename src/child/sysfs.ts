@@ -6,10 +6,10 @@
 import { close } from '../sys/native.js';
 import { moveMount, openTree } from '../sys/native-ns.js';
 import { CGROUP_DIR, mountCgroup2 } from './cgroup.js';
-import type { ChildLogger } from './log.js';
+import type { Logger } from '../sys/log.js';
 import { mountFresh } from './mounts.js';
 
-export function mountSysfs(evacuateCgroup2: boolean, log: ChildLogger): void {
+export function mountSysfs(evacuateCgroup2: boolean, log: Logger): void {
   const cgroupTree = evacuateCgroup2 ? -1 : openTree(CGROUP_DIR);
   try {
     const how = mountFresh('sysfs', '/sys', log);
@@ -20,7 +20,7 @@ export function mountSysfs(evacuateCgroup2: boolean, log: ChildLogger): void {
     }
     if (evacuateCgroup2) mountCgroup2(true, log);
     else moveMount(cgroupTree, CGROUP_DIR);
-    log.debug('mounted a fresh /sys', { readOnly: how === 'ro' });
+    log.debug({ readOnly: how === 'ro' }, 'mounted a fresh /sys');
   } finally {
     if (cgroupTree >= 0) close(cgroupTree);
   }

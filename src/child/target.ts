@@ -3,9 +3,9 @@ import { SyscallError } from '../sys/errors.js';
 import { spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { relaySignals } from '../sys/process.js';
-import { envValue, notRunnable, resolveCommand } from './command.js';
-import type { ChildConfig } from './config.js';
-import type { ChildLogger } from './log.js';
+import { envValue, notRunnable, resolveCommand } from '../sys/command.js';
+import type { ChildConfig } from '../protocol/config.js';
+import type { Logger } from '../sys/log.js';
 import { targetActivation } from './activation.js';
 import { releaseEarlySignals } from './pidns.js';
 import { startedNofileSoft } from '../sys/nofile.js';
@@ -20,13 +20,13 @@ function nofile(): { nofileSoft?: number } {
   return n === undefined ? {} : { nofileSoft: n };
 }
 
-export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarget {
+export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
   const [name, ...args] = config.command;
   const file = resolveCommand(name ?? '', envValue(config.env, 'PATH'), config.cwd);
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
 
-  const relay = relaySignals((sig) => log.debug('forwarding signal to the target', { signal: sig }));
+  const relay = relaySignals((sig) => log.debug({ signal: sig }, 'forwarding signal to the target'));
   releaseEarlySignals();
   // Socket activation (LISTEN_FDS): sockets at 3.., LISTEN_PID its own.
   const activation = targetActivation(config);
@@ -59,7 +59,7 @@ export function startTarget(config: ChildConfig, log: ChildLogger): RunningTarge
     throw err;
   }
   relay.attach(spawned.pidfd);
-  log.debug('target started', { targetPid: spawned.pid, file });
+  log.debug({ targetPid: spawned.pid, file }, 'target started');
 
   void exited.then(() => {
     relay.stop();

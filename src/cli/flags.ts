@@ -19,8 +19,8 @@
 // Errors are UsageError (exit 2) with one line, prefixed with the program:
 // `rootless run: unknown flag --foo`, `rootlesskit: --net: missing value`.
 
-import { readFileSync } from 'node:fs';
 import { UsageError } from '../sys/errors.js';
+import { packageVersion } from '../sys/version.js';
 import {
   COPY_UP_MODES,
   LOG_FORMATS,
@@ -73,22 +73,7 @@ export function invokedAsRootlesskit(argv0: string): boolean {
   return base === 'rootlesskit';
 }
 
-// Version, read lazily from package.json (dist/src/cli/flags.js -> ../../../;
-// the bundle dist/src/cli/rootless.cjs sits in the same directory).
-let cachedVersion: string | undefined;
-export function packageVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-        version?: unknown;
-      };
-      cachedVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
-}
+export { packageVersion };
 
 /** What `--version` prints, e.g. "rootlesskit version 0.1.0\n". */
 export function versionText(name: string): string {

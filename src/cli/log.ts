@@ -8,25 +8,11 @@
 import { writeStderr } from '../sys/stderr.js';
 import { createRequire } from 'node:module';
 import type { Logger as PinoLogger, LevelWithSilent } from 'pino';
+import { levelEnabled, type EmittingLevel as Emitting, type LogFormat, type LogLevel, type Logger, type RecordLevel } from '../sys/log.js';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export type LogFormat = 'text' | 'json';
-export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
-type Emitting = Exclude<LogLevel, 'silent'>;
-
-const RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+export type { LogFormat, LogLevel, Logger } from '../sys/log.js';
 /** What a text line calls each level. */
 const TEXT_LABEL: Record<Emitting, string> = { trace: 'trace', debug: 'debug', info: 'info', warn: 'warning', error: 'error', fatal: 'error' };
-
-export interface Logger {
-  readonly level: LogLevel;
-  enabled(level: Emitting): boolean;
-  trace(msgOrFields: string | Record<string, unknown>, msg?: string): void;
-  debug(msgOrFields: string | Record<string, unknown>, msg?: string): void;
-  info(msgOrFields: string | Record<string, unknown>, msg?: string): void;
-  warn(msgOrFields: string | Record<string, unknown>, msg?: string): void;
-  error(msgOrFields: string | Record<string, unknown>, msg?: string): void;
-}
 
 /**
  * Keys every JSON record has at its top level. A field of the same name
@@ -84,9 +70,9 @@ export function createLogger(level: LogLevel, opts: LoggerOptions = {}): Logger 
     return pino;
   };
   const at =
-    (lvl: Emitting) =>
+    (lvl: RecordLevel) =>
     (a: string | Record<string, unknown>, msg?: string): void => {
-      if (RANK[lvl] < RANK[level]) return;
+      if (!levelEnabled(level, lvl)) return;
       const fields = typeof a === 'string' ? {} : a;
       const text = typeof a === 'string' ? a : (msg ?? '');
       if (format === 'text') write(textLine(lvl, text, fields));
@@ -94,7 +80,7 @@ export function createLogger(level: LogLevel, opts: LoggerOptions = {}): Logger 
     };
   return {
     level,
-    enabled: (lvl) => RANK[lvl] >= RANK[level],
+    enabled: (lvl) => levelEnabled(level, lvl),
     trace: at('trace'),
     debug: at('debug'),
     info: at('info'),

@@ -9,6 +9,7 @@ import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors
 import { CliExit, invokedAsRootlesskit, parseRunFlags, programName, versionText, type RunFlagsMode } from './flags.js';
 import type { RunOptions } from './options.js';
 import { createLogger, textLine } from './log.js';
+import { planLaunch } from './plan.js';
 import { mark } from '../sys/trace.js';
 import { SIGIGN_ENV, inheritIgnoredSignals, parseSigIgn } from '../sys/signals.js';
 
@@ -18,7 +19,7 @@ async function run(options: RunOptions): Promise<number> {
   const log = createLogger(options.logLevel, { format: options.logFormat });
   try {
     const { launch } = await import('../parent/launcher.js');
-    const result = await launch(options, log);
+    const result = await launch(planLaunch(options), log);
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof RootlessError ? err.exitCode : ExitCode.LauncherFailed;

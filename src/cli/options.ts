@@ -9,23 +9,18 @@
 import path from 'node:path';
 import { UsageError, quoteValue } from '../sys/errors.js';
 import { parsePublishFlags } from '../port/spec.js';
-import type { LogFormat } from './log.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../sys/log.js';
+import { PROPAGATIONS, type Propagation } from '../sys/mount.js';
+import { NET_DRIVERS, PORT_DRIVERS, type NetDriverName, type PortDriverName } from '../protocol/drivers.js';
+import type { SubidSource } from '../parent/plan.js';
+import type { Tristate } from '../net/types.js';
 
-export type NetDriver = 'host' | 'none' | 'slirp4netns' | 'pasta';
-export type PortDriverName = 'none' | 'builtin' | 'slirp4netns' | 'implicit';
-export type Propagation = 'rprivate' | 'private' | 'rslave' | 'slave' | 'rshared' | 'shared';
-export type Tristate = 'auto' | 'true' | 'false';
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export type SubidSource = 'auto' | 'static' | 'dynamic' | 'none';
+export { LOG_FORMATS, LOG_LEVELS, NET_DRIVERS, PORT_DRIVERS, PROPAGATIONS };
+export type { LogFormat, LogLevel, PortDriverName, Propagation, SubidSource, Tristate };
+export type NetDriver = NetDriverName;
 export type CopyUpMode = 'tmpfs+symlink';
-export type { LogFormat } from './log.js';
 
-export const NET_DRIVERS: readonly NetDriver[] = ['host', 'none', 'slirp4netns', 'pasta'];
-export const PORT_DRIVERS: readonly PortDriverName[] = ['none', 'builtin', 'slirp4netns', 'implicit'];
-export const PROPAGATIONS: readonly Propagation[] = ['rprivate', 'private', 'rslave', 'slave', 'rshared', 'shared'];
 export const TRISTATES: readonly Tristate[] = ['auto', 'true', 'false'];
-export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 export const SUBID_SOURCES: readonly SubidSource[] = ['auto', 'dynamic', 'static', 'none'];
 export const COPY_UP_MODES: readonly CopyUpMode[] = ['tmpfs+symlink'];
 

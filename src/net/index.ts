@@ -2,38 +2,10 @@
 // network namespace and say what the child must configure on its side.
 // One folder per driver (parent and child halves together); this file
 // only dispatches, and loads a driver's code only when it is used.
-import type { Logger } from '../cli/log.js';
-import type { RunOptions } from '../cli/options.js';
-import type { StateDir } from '../parent/statedir.js';
-import type { ChildNetworkInfo } from './types.js';
+import type { NetworkContext, NetworkPlan, NetworkSession } from './types.js';
 import { resolveProgram } from './binary.js';
-import { pastaForwards } from './pasta/forwards.js';
 
-export interface NetworkContext {
-  childPid: number;
-  state: StateDir;
-  log: Logger;
-}
-
-/** What GET /v1/info reports as networkDriver (RootlessKit's API). */
-export interface NetworkApiInfo {
-  driver: string;
-  dns: string[];
-  childIP?: string;
-}
-
-export interface NetworkSession {
-  /** Sent to the child in ParentInitNetworkDriverCompleted. */
-  childInfo: ChildNetworkInfo;
-  /** For the REST API's /v1/info. */
-  apiInfo: NetworkApiInfo;
-  /** slirp4netns's API socket (--net=slirp4netns), for the slirp4netns port driver. */
-  slirp4netnsApiSocket?: string;
-  /** Rejects with a RootlessError if the driver dies during the session. */
-  failed: Promise<never>;
-  /** Stops the driver; idempotent. */
-  stop(): Promise<void>;
-}
+export type { NetworkApiInfo, NetworkContext, NetworkSession } from './types.js';
 
 const never = new Promise<never>(() => {});
 
@@ -44,30 +16,28 @@ const PROGRAMS = {
   pasta: { flag: 'pastaBinary', debianPackage: 'passt' },
 } as const;
 
-function program(opts: RunOptions): string | undefined {
-  if (opts.net !== 'slirp4netns' && opts.net !== 'pasta') return undefined;
-  const p = PROGRAMS[opts.net];
-  return resolveProgram({ name: opts[p.flag], driver: opts.net, debianPackage: p.debianPackage });
+function program(opts: NetworkPlan): string | undefined {
+  if (opts.driver !== 'slirp4netns' && opts.driver !== 'pasta') return undefined;
+  const p = PROGRAMS[opts.driver];
+  return resolveProgram({ name: opts[p.flag], driver: opts.driver, debianPackage: p.debianPackage });
 }
 
 /**
  * Before anything starts: the driver's program exists and is executable
- * (else one line naming it and its package, exit 125), and what pasta is
- * asked to forward is something it can.
+ * (else one line naming it and its package, exit 125).
  */
-export function checkNetwork(opts: RunOptions): void {
-  if (opts.net === 'pasta' && opts.portDriver === 'implicit') pastaForwards(opts.publish);
+export function checkNetwork(opts: NetworkPlan): void {
   program(opts);
 }
 
-export async function startNetwork(opts: RunOptions, ctx: NetworkContext): Promise<NetworkSession> {
+export async function startNetwork(opts: NetworkPlan, ctx: NetworkContext): Promise<NetworkSession> {
   if (opts.detachNetns) ctx.state.track('netns');
-  switch (opts.net) {
+  switch (opts.driver) {
     case 'host':
     case 'none':
       return {
-        childInfo: { driver: opts.net, ...(opts.detachNetns ? { detached: true } : {}) },
-        apiInfo: { driver: opts.net, dns: [] },
+        childInfo: { driver: opts.driver, ...(opts.detachNetns ? { detached: true } : {}) },
+        apiInfo: { driver: opts.driver, dns: [] },
         failed: never,
         stop: async () => {},
       };

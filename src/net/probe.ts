@@ -6,7 +6,7 @@
 // probed again.
 import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../sys/log.js';
 
 export interface ProgramFeatures {
   /** The first line of `--version`, e.g. "slirp4netns version 1.2.0". */

@@ -5,7 +5,7 @@
 // noticed through its pidfd, and its readiness read from a pipe.
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../sys/log.js';
 import { RootlessError } from '../sys/errors.js';
 import { close, pipe2, spawn, type ExitStatus } from '../sys/native.js';
 import { pidfdSignaller } from '../sys/process.js';

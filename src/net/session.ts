@@ -3,15 +3,16 @@
 import { RootlessError } from '../sys/errors.js';
 import { signalNumber } from '../sys/signals.js';
 import type { ExitStatus } from '../sys/native.js';
-import type { NetworkSession, NetworkApiInfo } from './index.js';
-import type { ChildNetworkInfo } from './types.js';
+import type { NetworkSession, NetworkApiInfo } from './types.js';
+import type { ChildNetworkInfo } from '../protocol/drivers.js';
 import { diedDuringSession, stopDriver, type DriverProcess } from './process.js';
 
 export interface DriverSessionParts {
   proc: DriverProcess;
   childInfo: ChildNetworkInfo;
   apiInfo: NetworkApiInfo;
-  slirp4netnsApiSocket?: string;
+  /** Opaque, for the port driver (NetworkSession.forPorts). */
+  forPorts?: unknown;
   /** Closes what the parent holds for the driver (its exit fd). */
   release?: () => void;
 }
@@ -33,7 +34,7 @@ export function driverSession(p: DriverSessionParts): NetworkSession {
   return {
     childInfo: p.childInfo,
     apiInfo: p.apiInfo,
-    ...(p.slirp4netnsApiSocket ? { slirp4netnsApiSocket: p.slirp4netnsApiSocket } : {}),
+    ...(p.forPorts !== undefined ? { forPorts: p.forPorts } : {}),
     failed,
     // SIGKILL, without waiting for the exit: the kernel tears the tap
     // device down when the driver's last fd on it closes, which takes

@@ -9,7 +9,7 @@
 // /sys/fs/cgroup (src/child/cgroup.ts).
 import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../sys/log.js';
 import { RootlessError } from '../sys/errors.js';
 
 export interface Cgroup2Group {

@@ -7,7 +7,7 @@ import { SyscallError } from '../sys/errors.js';
 import { close, cloneFlags as CF, pidfdOpen, pipe2, spawn, type ExitStatus } from '../sys/native.js';
 import { pidfdSignaller } from '../sys/process.js';
 import { signalNumber } from '../sys/signals.js';
-import type { ChildNamespaces } from '../child/config.js';
+import type { ChildNamespaces } from '../protocol/config.js';
 import { diagnoseUserNamespaceFailure } from './preflight.js';
 import { TRACE_ENV, traceEnabled } from '../sys/trace.js';
 import { NOFILE_ENV, startedNofileSoft } from '../sys/nofile.js';

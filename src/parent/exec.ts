@@ -11,7 +11,7 @@ import {
 } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { ownsTerminal, relaySignals } from '../sys/process.js';
-import { DEFAULT_PATH, envValue, notRunnable } from '../child/command.js';
+import { DEFAULT_PATH, envValue, notRunnable } from '../sys/command.js';
 import { startedNofileSoft } from '../sys/nofile.js';
 import { NS_NAMES, readSession, type NsName, type SessionRecord } from './sessions.js';
 

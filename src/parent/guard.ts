@@ -7,7 +7,7 @@
 // --state-dir given by the user keeps its files after a SIGKILL, as before:
 // the next session there cleans them (statedir.ts).
 import { startStateDirGuard, stopStateDirGuard } from '../sys/native-ns.js';
-import { STATE_FILES, TEMP_FILES } from './statedir.js';
+import { STATE_FILES, TEMP_FILES } from '../sys/statedir.js';
 
 export interface Guard {
   stop(): void;

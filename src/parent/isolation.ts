@@ -5,9 +5,9 @@
 // `rootless exec` and `rootless ps` read.
 import { dirname } from 'node:path';
 import { closeSync, openSync, rmdirSync, statSync, type Stats } from 'node:fs';
-import type { Logger } from '../cli/log.js';
-import type { RunOptions } from '../cli/options.js';
-import type { ChildConfig } from '../child/config.js';
+import type { Logger } from '../sys/log.js';
+import type { LaunchPlan } from './plan.js';
+import type { ChildConfig } from '../protocol/config.js';
 import { UsageError } from '../sys/errors.js';
 import { close } from '../sys/native.js';
 import { activatedFds } from './activation.js';
@@ -18,7 +18,7 @@ import {
   SESSION_FILE, SESSION_RECORD_VERSION, namedStateDir, namespaceInodes, namespaceList, recordEnvironment,
   type SessionRecord,
 } from './sessions.js';
-import type { StateDir } from './statedir.js';
+import type { StateDir } from '../sys/statedir.js';
 
 export function checkCopyUpDirs(dirs: readonly string[], stat: (p: string) => Stats = statSync): void {
   for (const dir of dirs) {
@@ -52,7 +52,7 @@ export interface IsolationSession {
 }
 
 /** Everything that can be refused is refused here, before the child is cloned. */
-export function prepareIsolation(opts: RunOptions): IsolationSession {
+export function prepareIsolation(opts: LaunchPlan): IsolationSession {
   checkCopyUpDirs(opts.copyUp);
   const cgroup: Cgroup2Group | undefined = opts.evacuateCgroup2 !== undefined ? prepareEvacuation() : undefined;
   const activated = activatedFds(process.env, process.pid);
@@ -70,7 +70,7 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
     childFds: activated,
     childConfig: () => ({
       copyUp: opts.copyUp,
-      reaper: opts.pidns && opts.reaper !== 'false',
+      reaper: opts.reaper,
       ...(opts.evacuateCgroup2 !== undefined ? { evacuateCgroup2: opts.evacuateCgroup2 } : {}),
       ...(activated.length > 0 ? { listenFds: activated.length } : {}),
     }),
@@ -108,8 +108,8 @@ export function prepareIsolation(opts: RunOptions): IsolationSession {
         startedAt: Date.now(),
         namespaces,
         nsInodes: namespaceInodes(childPid, namespaces),
-        net: opts.net,
-        portDriver: opts.portDriver,
+        net: opts.network.driver,
+        portDriver: opts.ports.driver,
         env: recordEnvironment(config.env),
         cwd: config.cwd,
       };

@@ -2,9 +2,9 @@
 // longest step), then, while it boots, find the sub-ids and write the maps;
 // then the handshake, the drivers, and waiting for the target.
 import { userInfo } from 'node:os';
-import type { RunOptions } from '../cli/options.js';
-import type { Logger } from '../cli/log.js';
-import type { ChildConfig, ChildLogLevel } from '../child/config.js';
+import { join } from 'node:path';
+import type { Logger } from '../sys/log.js';
+import type { ChildConfig } from '../protocol/config.js';
 import type { ChildLog, ChildTargetExited } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { errorFromChildError } from '../protocol/channel.js';
@@ -14,14 +14,15 @@ import { ownsTerminal } from '../sys/process.js';
 import { TERMINATING_SIGNALS, forwardSignals, inheritedIgnoredSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
 import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
-import { openStateDir, type StateDir } from './statedir.js';
+import { openStateDir, type StateDir } from '../sys/statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { startNotifyRelay, type NotifyRelay } from './notify.js';
 import { mark } from '../sys/trace.js';
 import { prepareIsolation } from './isolation.js';
 import { checkNetwork, startNetwork, type NetworkSession } from '../net/index.js';
-import { preparePorts, startPorts, type PortSession } from '../port/index.js';
+import { checkPorts, preparePorts, startPorts, type PortSession } from '../port/index.js';
+import type { LaunchPlan } from './plan.js';
 import { ApiSession } from '../api/session.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
@@ -45,13 +46,9 @@ function identity(): UserIdentity {
   return { name, uid, gid };
 }
 
-
-function childLogLevel(level: Logger['level']): ChildLogLevel {
-  return level === 'fatal' ? 'error' : level;
-}
-
-export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResult> {
-  checkNetwork(opts);
+export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResult> {
+  checkPorts(opts.ports);
+  checkNetwork(opts.network);
   const isolation = prepareIsolation(opts);
   const nnp = noNewPrivs();
   if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
@@ -60,9 +57,9 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
   // everything below overlaps with it.
   // --detach-netns: the child (and the target) keep the host's network
   // namespace; the child makes the isolated one at $STATE/netns.
-  const namespaces = { pid: opts.pidns, net: opts.net !== 'host' && !opts.detachNetns, uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
+  const namespaces = { pid: opts.pidns, net: opts.network.driver !== 'host' && !opts.network.detachNetns, uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
   // The builtin port driver's control sockets go to the child with it.
-  const portPrep = await preparePorts(opts);
+  const portPrep = await preparePorts(opts.ports);
   const child = await spawnChild({
     namespaces,
     ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
@@ -104,19 +101,19 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     isolation.attach(state, child.pid, log);
     // Before the target can start: it may notify at once.
     notify = startNotifyRelay(process.env, state, log);
-    const awaitDrivers = opts.net !== 'host' || opts.portDriver !== 'none';
+    const awaitDrivers = opts.network.driver !== 'host' || opts.ports.driver !== 'none';
     const config: ChildConfig = {
       command: opts.command,
       env: targetEnvironment(process.env, state.path, notify?.targetSocket),
       cwd: process.cwd(),
       ignoredSignals: [...inheritedIgnoredSignals()],
       propagation: opts.propagation,
-      logLevel: childLogLevel(log.level),
+      logLevel: log.level,
       foreground,
       namespaces,
       awaitDrivers,
       stateDir: state.path,
-      ...(opts.detachNetns ? { detachNetns: true } : {}),
+      ...(opts.network.detachNetns ? { detachNetns: true } : {}),
       ...isolation.childConfig(),
     };
     child.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
@@ -138,8 +135,9 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     // The network driver attaches to namespaces that exist since the clone:
     // it starts now, while the child's node boots (not with --detach-netns,
     // whose namespace the child makes).
-    if (awaitDrivers && !opts.detachNetns) {
-      networkStarting = startNetwork(opts, { childPid: child.pid, state, log });
+    const netCtx = { childPid: child.pid, state, log, fromPorts: portPrep?.forNetwork };
+    if (awaitDrivers && !opts.network.detachNetns) {
+      networkStarting = startNetwork(opts.network, netCtx);
       networkStarting.catch(() => {}); // awaited below
     }
 
@@ -158,10 +156,13 @@ export async function launch(opts: RunOptions, log: Logger): Promise<LaunchResul
     if (awaitDrivers) {
       // The drivers attach to the child's namespaces; the child then
       // configures its side and starts the target.
-      network = await (networkStarting ?? startNetwork(opts, { childPid: child.pid, state, log }));
+      network = await (networkStarting ?? startNetwork(opts.network, netCtx));
       failures.push(network.failed);
       child.channel.send({ type: 'ParentInitNetworkDriverCompleted', network: network.childInfo });
-      ports = await startPorts(opts, { childPid: child.pid, state, log, network, prep: portPrep });
+      ports = await startPorts(opts.ports, {
+        childPid: child.pid, state, log, fromNetwork: network.forPorts, prep: portPrep,
+        ...(opts.network.detachNetns ? { netnsPath: join(state.path, 'netns') } : {}),
+      });
       failures.push(ports.failed);
       // api.sock last: RootlessKit's clients take it as "ready".
       await api.start({ state, childPid: child.pid, network, ports });

@@ -12,9 +12,9 @@
 // namespace) cannot move the unit's main pid away from the launcher.
 import { removeEntry } from '../sys/state-file.js';
 import { join } from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../sys/log.js';
 import { notifyRelayStart, notifyRelayStop, type NotifyRelayed } from '../sys/native-notify.js';
-import type { StateDir } from './statedir.js';
+import type { StateDir } from '../sys/statedir.js';
 
 export const NOTIFY_SOCKET_FILE = 'notify.sock';
 /** systemd ignores notify datagrams larger than this (NOTIFY_BUFFER_MAX). */

@@ -8,7 +8,7 @@ import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFi
 import { join } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
 import { flock } from '../sys/native.js';
-import type { ChildNamespaces } from '../child/config.js';
+import type { ChildNamespaces } from '../protocol/config.js';
 
 export const SESSION_FILE = 'session.json';
 export const SESSION_RECORD_VERSION = 1;

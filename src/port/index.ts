@@ -1,22 +1,24 @@
 // Port drivers, parent half: forward ports from the host into the child's
 // network namespace. One folder per driver; this file only dispatches.
 // Drivers are loaded lazily: `rootless run` without ports loads none.
-import type { Logger } from '../cli/log.js';
-import type { RunOptions } from '../cli/options.js';
-import type { StateDir } from '../parent/statedir.js';
-import type { NetworkSession } from '../net/index.js';
-import { CHILD_FD } from '../child/config.js';
-import { join } from 'node:path';
+import type { Logger } from '../sys/log.js';
+import type { StateDir } from '../sys/statedir.js';
+import { CHILD_FD } from '../protocol/config.js';
 import { RootlessError } from '../sys/errors.js';
-import type { ChildPortInfo } from './types.js';
+import type { ChildPortInfo } from '../protocol/drivers.js';
 import type { PortDriver, PortManager } from './manager.js';
 import type { BuiltinPrep } from './builtin/parent.js';
+import { pastaForwards, pastaPortArgs } from './implicit/forwards.js';
+import type { PortPlan } from './types.js';
 
 export interface PortContext {
   childPid: number;
   state: StateDir;
   log: Logger;
-  network: NetworkSession;
+  /** What the network driver handed over (NetworkSession.forPorts); opaque here. */
+  fromNetwork?: unknown;
+  /** --detach-netns: the child's network namespace, bound at this path. */
+  netnsPath?: string;
   /** What preparePorts made before the clone. */
   prep?: PortPrep;
 }
@@ -45,6 +47,8 @@ export interface PortPrep {
   claim(): void;
   /** At the end of a start that failed before startPorts; no-op once claimed. */
   discard(): void;
+  /** What the port driver hands the network driver (NetworkContext.fromPorts). */
+  forNetwork?: unknown;
 }
 
 const never = new Promise<never>(() => {});
@@ -55,8 +59,17 @@ function builtinWorkers(): number {
   return Number.isInteger(n) && n >= 1 && n <= 16 ? n : 1;
 }
 
-export async function preparePorts(opts: RunOptions): Promise<PortPrep | undefined> {
-  if (opts.portDriver !== 'builtin') return undefined;
+/** Before anything starts: what the implicit driver (pasta) is asked to forward is something it can. */
+export function checkPorts(opts: PortPlan): void {
+  if (opts.driver === 'implicit') pastaForwards(opts.publish);
+}
+
+export async function preparePorts(opts: PortPlan): Promise<PortPrep | undefined> {
+  if (opts.driver === 'implicit') {
+    // pasta takes its forwards as options when it starts.
+    return { forNetwork: pastaPortArgs(opts.publish), childFdNumbers: [], placeAfter: (others) => [...others], afterClone: () => {}, claim: () => {}, discard: () => {} };
+  }
+  if (opts.driver !== 'builtin') return undefined;
   const { prepareBuiltin } = await import('./builtin/parent.js');
   const { close } = await import('../sys/native.js');
   const builtin = prepareBuiltin(builtinWorkers());
@@ -83,15 +96,14 @@ export async function preparePorts(opts: RunOptions): Promise<PortPrep | undefin
   return prep;
 }
 
-export async function startPorts(opts: RunOptions, ctx: PortContext): Promise<PortSession> {
-  if (opts.portDriver === 'none') {
+export async function startPorts(opts: PortPlan, ctx: PortContext): Promise<PortSession> {
+  if (opts.driver === 'none') {
     return { childInfo: { driver: 'none' }, failed: never, stop: async () => {} };
   }
-  const { parsePublishFlags } = await import('./spec.js');
-  const specs = parsePublishFlags(opts.publish);
+  const specs = opts.publish.map((p) => p.spec);
   let driver: PortManager;
-  let childInfo: ChildPortInfo = { driver: opts.portDriver };
-  switch (opts.portDriver) {
+  let childInfo: ChildPortInfo = { driver: opts.driver };
+  switch (opts.driver) {
     case 'builtin': {
       if (!ctx.prep?.builtin) throw new RootlessError('internal: the builtin port driver was not prepared before the clone', { step: 'port driver' });
       const { BuiltinDriver } = await import('./builtin/parent.js');
@@ -100,16 +112,16 @@ export async function startPorts(opts: RunOptions, ctx: PortContext): Promise<Po
       childInfo = { driver: 'builtin', controlFds: ctx.prep.childFdNumbers, sourceIPTransparent: opts.sourceIPTransparent };
       // --detach-netns: the child stays in the host's namespace; its
       // connector enters the detached one.
-      if (opts.detachNetns) childInfo.netns = join(ctx.state.path, 'netns');
+      if (ctx.netnsPath !== undefined) childInfo.netns = ctx.netnsPath;
       break;
     }
     case 'slirp4netns': {
-      const sock = ctx.network.slirp4netnsApiSocket;
-      if (sock === undefined) {
+      const { Slirp4netnsDriver, slirp4netnsApi } = await import('./slirp4netns/parent.js');
+      const api = slirp4netnsApi(ctx.fromNetwork);
+      if (api === undefined) {
         throw new RootlessError('--port-driver=slirp4netns: the network driver has no slirp4netns API socket', { step: 'port driver' });
       }
-      const { Slirp4netnsDriver } = await import('./slirp4netns/parent.js');
-      driver = new Slirp4netnsDriver(sock, ctx.network.apiInfo.childIP);
+      driver = new Slirp4netnsDriver(api.apiSocket, api.childIP);
       break;
     }
     case 'implicit': {

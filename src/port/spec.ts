@@ -269,11 +269,17 @@ export function specJSON(s: PortSpec): Record<string, unknown> {
   return o;
 }
 
+/** One -p/--publish value and what it means; messages quote the value as given. */
+export interface PublishFlag {
+  value: string;
+  spec: PortSpec;
+}
+
 /**
  * The -p/--publish values of `rootless run`: each parsed, none published
  * twice. Throws a one-line UsageError naming the flag and the spec.
  */
-export function parsePublishFlags(values: readonly string[]): PortSpec[] {
+export function parsePublishFlags(values: readonly string[]): PublishFlag[] {
   const out: PortStatus[] = [];
   for (const v of values) {
     let spec: PortSpec;
@@ -289,5 +295,5 @@ export function parsePublishFlags(values: readonly string[]): PortSpec[] {
     }
     out.push({ id: out.length, spec });
   }
-  return out.map((s) => s.spec);
+  return out.map((s) => ({ value: values[s.id] as string, spec: s.spec }));
 }

@@ -1,13 +1,11 @@
-// What the parent's port driver tells the child (JSON, in
-// ParentInitPortDriverCompleted), shared by both halves.
-import type { PortDriverName } from '../cli/options.js';
+// What the parent's port drivers are given: the chosen driver and the -p
+// specs, parsed once (src/cli/plan.ts builds it).
+import type { PortDriverName } from '../protocol/drivers.js';
+import type { PublishFlag } from './spec.js';
 
-export interface ChildPortInfo {
+export interface PortPlan {
   driver: PortDriverName;
-  /** builtin: the child's ends of the control sockets (fd numbers in the child). */
-  controlFds?: number[];
-  /** builtin with --detach-netns: connect inside this namespace ($STATE/netns). */
-  netns?: string;
+  publish: readonly PublishFlag[];
   /** builtin: keep clients' addresses (--source-ip-transparent). */
-  sourceIPTransparent?: boolean;
+  sourceIPTransparent: boolean;
 }

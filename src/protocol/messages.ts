@@ -2,9 +2,9 @@
 // (inside the new namespaces). Names follow RootlessKit's handshake so the
 // two are easy to compare; payloads are ours.
 
-import type { ChildConfig } from '../child/config.js';
-import type { ChildNetworkInfo } from '../net/types.js';
-import type { ChildPortInfo } from '../port/types.js';
+import type { RecordLevel } from '../sys/log.js';
+import type { ChildConfig } from './config.js';
+import type { ChildNetworkInfo, ChildPortInfo } from './drivers.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -74,7 +74,7 @@ export interface ChildError {
 /** Child -> parent: a log record, so the child needs no logger of its own. */
 export interface ChildLog {
   type: 'ChildLog';
-  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  level: RecordLevel;
   msg: string;
   fields?: Record<string, unknown>;
 }

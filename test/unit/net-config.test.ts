@@ -7,11 +7,17 @@ import { guestNetwork } from '../../src/net/cidr.js';
 import { hostsFile, resolvConf } from '../../src/net/dns/content.js';
 import { slirp4netnsArgs } from '../../src/net/slirp4netns/parent.js';
 import { pastaArgs } from '../../src/net/pasta/parent.js';
-import { pastaForwards } from '../../src/net/pasta/forwards.js';
+import { pastaForwards, pastaPortArgs } from '../../src/port/implicit/forwards.js';
+import { parsePublishFlags } from '../../src/port/spec.js';
+import { planLaunch } from '../../src/cli/plan.js';
+import type { NetworkPlan } from '../../src/net/types.js';
 import { detachedNetnsPath } from '../../src/net/detach/parent.js';
 import type { ProgramFeatures } from '../../src/net/probe.js';
 
-const opts = (o: Partial<RunOptions>): RunOptions => ({ ...defaultRunOptions(['true']), ...o });
+const opts = (o: Partial<RunOptions>): NetworkPlan => planLaunch({ ...defaultRunOptions(['true']), ...o }).network;
+/** What the implicit port driver hands pasta for these flags. */
+const fromPorts = (o: Partial<RunOptions>): string[] | undefined =>
+  o.portDriver === 'implicit' ? pastaPortArgs(parsePublishFlags(o.publish ?? [])) : undefined;
 
 // What slirp4netns 1.2.0 and pasta 2023-03 list in --help (abridged to what matters).
 const SLIRP: ProgramFeatures = {
@@ -100,7 +106,7 @@ test('slirp4netns with --detach-netns: the bound namespace through the child\'s 
 });
 
 const pasta = (o: Partial<RunOptions>, f = PASTA): string[] =>
-  pastaArgs({ opts: opts({ net: 'pasta', ...o }), features: f, file: '/usr/bin/pasta', childPid: 42, stateDir: '/run/s', pidFile: '/run/s/pasta.pid' });
+  pastaArgs({ opts: opts({ net: 'pasta', ...o }), features: f, file: '/usr/bin/pasta', childPid: 42, stateDir: '/run/s', pidFile: '/run/s/pasta.pid', fromPorts: fromPorts(o) });
 
 const after = (a: string[], flag: string): string[] => a.flatMap((x, i) => (x === flag ? [a[i + 1]!] : []));
 
@@ -146,7 +152,7 @@ test('pasta with the implicit port driver: -p specs become -t/-u, none means eve
 });
 
 test('pasta cannot forward sctp or to a chosen child IP: usage errors', (t) => {
-  t.throws(() => pastaForwards(['8080:80/sctp']), { instanceOf: UsageError, message: /sctp/ });
-  t.throws(() => pastaForwards(['8080:10.0.2.100:80']), { instanceOf: UsageError, message: /child IP/ });
-  t.throws(() => pastaForwards(['nope']), { instanceOf: UsageError });
+  t.throws(() => pastaForwards(parsePublishFlags(['8080:80/sctp'])), { instanceOf: UsageError, message: /sctp/ });
+  t.throws(() => pastaForwards(parsePublishFlags(['8080:10.0.2.100:80'])), { instanceOf: UsageError, message: /child IP/ });
+  t.throws(() => pastaForwards(parsePublishFlags(['nope'])), { instanceOf: UsageError });
 });

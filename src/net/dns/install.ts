@@ -10,7 +10,7 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeNewFile } from '../../sys/state-file.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ChildLogger } from '../../child/log.js';
+import type { Logger } from '../../sys/log.js';
 import { RootlessError } from '../../sys/errors.js';
 import { mount, mountFlags as M } from '../../sys/native.js';
 import { hostsFile, resolvConf } from './content.js';
@@ -40,7 +40,7 @@ export interface EtcFilesOptions {
   etcCopiedUp: boolean;
 }
 
-export function installResolvAndHosts(o: EtcFilesOptions, log: ChildLogger): void {
+export function installResolvAndHosts(o: EtcFilesOptions, log: Logger): void {
   let hostHosts: string | undefined;
   try {
     hostHosts = readFileSync('/etc/hosts', 'utf8');
@@ -79,5 +79,5 @@ export function installResolvAndHosts(o: EtcFilesOptions, log: ChildLogger): voi
       });
     }
   }
-  log.debug('resolv.conf and hosts installed', { nameservers: o.nameservers, copiedUp: o.etcCopiedUp });
+  log.debug({ nameservers: o.nameservers, copiedUp: o.etcCopiedUp }, 'resolv.conf and hosts installed');
 }

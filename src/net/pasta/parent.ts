@@ -9,17 +9,15 @@
 import { join } from 'node:path';
 import { openSync, constants } from 'node:fs';
 import { removeEntry } from '../../sys/state-file.js';
-import type { RunOptions } from '../../cli/options.js';
+import type { NetworkContext, NetworkPlan, NetworkSession, NetworkSettings } from '../types.js';
 import { RootlessError } from '../../sys/errors.js';
 import { mkfifo } from '../../sys/native-net.js';
 import { signalNumber } from '../../sys/signals.js';
 import { guestNetwork } from '../cidr.js';
-import type { NetworkContext, NetworkSession } from '../index.js';
 import { programFeatures, type ProgramFeatures } from '../probe.js';
 import { spawnDriver, waitReady } from '../process.js';
 import { abandon, driverSession } from '../session.js';
 import { detachedNetnsPath } from '../detach/parent.js';
-import { pastaForwards } from './forwards.js';
 
 export const PID_FIFO = 'pasta.pid';
 const READY_TIMEOUT_MS = 30_000;
@@ -32,7 +30,14 @@ function need(f: ProgramFeatures, file: string, option: string, why: string): vo
   }
 }
 
-export function pastaArgs(o: { opts: RunOptions; features: ProgramFeatures; file: string; childPid: number; stateDir: string; pidFile: string }): string[] {
+/** The port driver's inbound options (the implicit driver's -t/-u), or none. */
+function inboundArgs(fromPorts: unknown): string[] | undefined {
+  return Array.isArray(fromPorts) && fromPorts.every((a) => typeof a === 'string') ? fromPorts : undefined;
+}
+
+export function pastaArgs(o: {
+  opts: NetworkSettings; features: ProgramFeatures; file: string; childPid: number; stateDir: string; pidFile: string; fromPorts?: unknown;
+}): string[] {
   const { opts, features: f, file } = o;
   for (const opt of ['--config-net', '--ns-ifname', '--mtu', '--address', '--netmask', '--gateway', '--dns-forward', '--pid', '--foreground', '--tcp-ports', '--udp-ports', '--tcp-ns', '--udp-ns']) {
     need(f, file, opt, '--net=pasta');
@@ -56,16 +61,7 @@ export function pastaArgs(o: { opts: RunOptions; features: ProgramFeatures; file
   }
   // Inbound: nothing unless the implicit port driver forwards (-p specs, or
   // every port bound inside as RootlessKit's pasta does without them).
-  if (opts.portDriver === 'implicit') {
-    const fw = pastaForwards(opts.publish);
-    if (fw.tcp.length + fw.udp.length === 0) args.push('--tcp-ports', 'auto', '--udp-ports', 'auto');
-    else {
-      args.push(...(fw.tcp.length > 0 ? fw.tcp.flatMap((s) => ['--tcp-ports', s]) : ['--tcp-ports', 'none']));
-      args.push(...(fw.udp.length > 0 ? fw.udp.flatMap((s) => ['--udp-ports', s]) : ['--udp-ports', 'none']));
-    }
-  } else {
-    args.push('--tcp-ports', 'none', '--udp-ports', 'none');
-  }
+  args.push(...(inboundArgs(o.fromPorts) ?? ['--tcp-ports', 'none', '--udp-ports', 'none']));
   // Outbound to the host's loopback goes through the gateway, as with
   // slirp4netns; pasta's default (-T/-U auto) would also bind every port the
   // host listens on to the namespace's own loopback, taking ports the target
@@ -81,10 +77,10 @@ export function pastaArgs(o: { opts: RunOptions; features: ProgramFeatures; file
   return args;
 }
 
-export async function startPasta(opts: RunOptions, ctx: NetworkContext, file: string): Promise<NetworkSession> {
+export async function startPasta(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
   const features = await programFeatures(file, ctx.log);
   const pidFile = join(ctx.state.path, PID_FIFO);
-  const argv = pastaArgs({ opts, features, file, childPid: ctx.childPid, stateDir: ctx.state.path, pidFile });
+  const argv = pastaArgs({ opts, features, file, childPid: ctx.childPid, stateDir: ctx.state.path, pidFile, fromPorts: ctx.fromPorts });
   removeEntry(pidFile);
   mkfifo(pidFile, 0o600);
   ctx.state.track(PID_FIFO);

@@ -6,12 +6,11 @@
 // and an exit fd (it leaves when the parent's end closes, even on SIGKILL).
 import { removeEntry } from '../../sys/state-file.js';
 import { join } from 'node:path';
-import type { RunOptions } from '../../cli/options.js';
+import type { NetworkContext, NetworkPlan, NetworkSession, NetworkSettings, Tristate } from '../types.js';
 import { RootlessError } from '../../sys/errors.js';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { cloneFlags, close, pipe2 } from '../../sys/native.js';
 import { guestNetwork } from '../cidr.js';
-import type { NetworkContext, NetworkSession } from '../index.js';
 import { kernelHasSeccomp, programFeatures, type ProgramFeatures } from '../probe.js';
 import { spawnDriver, waitReady } from '../process.js';
 import { abandon, driverSession } from '../session.js';
@@ -31,13 +30,13 @@ function need(f: ProgramFeatures, file: string, option: string, why: string): vo
 }
 
 /** --slirp4netns-sandbox / --slirp4netns-seccomp: auto means "if supported". */
-function tristate(mode: RunOptions['slirp4netnsSandbox'], supported: boolean, require: () => void): boolean {
+function tristate(mode: Tristate, supported: boolean, require: () => void): boolean {
   if (mode === 'true') require();
   return mode === 'true' || (mode === 'auto' && supported);
 }
 
 export function slirp4netnsArgs(o: {
-  opts: RunOptions; features: ProgramFeatures; file: string; childPid: number; stateDir: string; apiSocket: string; seccompKernel: boolean;
+  opts: NetworkSettings; features: ProgramFeatures; file: string; childPid: number; stateDir: string; apiSocket: string; seccompKernel: boolean;
 }): string[] {
   const { opts, features: f, file } = o;
   // --netns-type marks v0.4.0, the oldest with everything below (as RootlessKit checks).
@@ -74,7 +73,7 @@ export function slirp4netnsArgs(o: {
   return args;
 }
 
-export async function startSlirp4netns(opts: RunOptions, ctx: NetworkContext, file: string): Promise<NetworkSession> {
+export async function startSlirp4netns(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
   const apiSocket = join(ctx.state.path, API_SOCKET);
   if (Buffer.byteLength(apiSocket) > SUN_PATH_MAX) {
     throw new RootlessError(`--state-dir ${ctx.state.path}: too long for slirp4netns's API socket ${apiSocket} (at most ${SUN_PATH_MAX} bytes)`, {
@@ -132,7 +131,7 @@ export async function startSlirp4netns(opts: RunOptions, ctx: NetworkContext, fi
       mtu: opts.mtu, dns: [net.dns], ...(opts.detachNetns ? { detached: true } : {}),
     },
     apiInfo: { driver: 'slirp4netns', dns: [net.dns], childIP: net.guest },
-    slirp4netnsApiSocket: apiSocket,
+    forPorts: { apiSocket, childIP: net.guest },
     release: polite,
   });
 }

@@ -1,10 +1,10 @@
 // The builtin port driver, child half: the connector thread (addon/port.cc)
 // connects inside the namespace on the parent's request and passes the
 // socket back. It runs for the session; the child's event loop need not.
-import type { ChildLogger } from '../../child/log.js';
-import type { ChildPortInfo } from '../types.js';
+import type { Logger } from '../../sys/log.js';
+import type { ChildPortInfo } from '../../protocol/drivers.js';
 
-export async function startBuiltinChild(info: ChildPortInfo, log: ChildLogger): Promise<void> {
+export async function startBuiltinChild(info: ChildPortInfo, log: Logger): Promise<void> {
   const { startConnector, SOURCE_KEEP, SOURCE_OFF } = await import('../../sys/native-port.js');
   const keep = info.sourceIPTransparent === true;
   // The connector sets up the namespace's routing (in its own thread: with
@@ -14,5 +14,5 @@ export async function startBuiltinChild(info: ChildPortInfo, log: ChildLogger): 
     const what = !source.on ? 'every client' : [!source.ipv6 && 'IPv6 clients', !source.udp && 'UDP clients'].filter(Boolean).join(' and ');
     log.warn(`--source-ip-transparent: the kernel refused ${source.warning}; ${what} will be seen as coming from the loopback address`);
   }
-  log.debug('port connector running', { controlFds: info.controlFds, source });
+  log.debug({ controlFds: info.controlFds, source }, 'port connector running');
 }

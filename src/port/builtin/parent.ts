@@ -7,7 +7,7 @@
 // rather than a socket file in the state dir: nothing to bind, nothing
 // another process could connect to, no path length limit, and it closes
 // itself when either side dies.
-import type { Logger } from '../../cli/log.js';
+import type { Logger } from '../../sys/log.js';
 import { SyscallError } from '../../sys/errors.js';
 import { close } from '../../sys/native.js';
 import {

@@ -10,6 +10,17 @@ import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../m
 import { baseProto, formatPortSpec, ipFamily, type PortSpec } from '../spec.js';
 import { hostSocketError } from '../builtin/parent.js';
 
+/**
+ * What --net=slirp4netns hands this driver (NetworkSession.forPorts): its
+ * API socket and the guest's address; undefined for anything else.
+ */
+export function slirp4netnsApi(fromNetwork: unknown): { apiSocket: string; childIP?: string } | undefined {
+  if (typeof fromNetwork !== 'object' || fromNetwork === null) return undefined;
+  const { apiSocket, childIP } = fromNetwork as Record<string, unknown>;
+  if (typeof apiSocket !== 'string') return undefined;
+  return typeof childIP === 'string' ? { apiSocket, childIP } : { apiSocket };
+}
+
 const REPLY_LIMIT = 1 << 20;
 const TIMEOUT_MS = 10_000;
 

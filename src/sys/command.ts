@@ -2,7 +2,7 @@
 // found" (127) and "not executable" (126) are told apart as a shell would.
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ExitCode, RootlessError } from '../sys/errors.js';
+import { ExitCode, RootlessError } from './errors.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

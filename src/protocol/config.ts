@@ -1,8 +1,8 @@
 // What the parent tells the child in ParentHello: everything the child needs
-// to set up the namespaces and run the target. Plain JSON.
-
-export type Propagation = 'rprivate' | 'private' | 'rslave' | 'slave' | 'rshared' | 'shared';
-export type ChildLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+// to set up the namespaces and run the target. Plain JSON. And where the
+// parent's spawn puts the child's fds.
+import type { LogLevel } from '../sys/log.js';
+import type { Propagation } from '../sys/mount.js';
 
 export interface ChildNamespaces {
   pid: boolean;
@@ -22,7 +22,7 @@ export interface ChildConfig {
    * forwarded (src/sys/signals.ts inheritIgnoredSignals). */
   ignoredSignals: number[];
   propagation: Propagation;
-  logLevel: ChildLogLevel;
+  logLevel: LogLevel;
   /** Give the target its own process group and the terminal's foreground
    * (the launcher was itself in the foreground of a terminal on stdin). */
   foreground: boolean;
@@ -59,6 +59,3 @@ export const CHILD_FD = {
   /** first of ChildConfig.listenFds activated sockets (systemd) */
   firstActivated: 6,
 } as const;
-
-/** Environment variable naming the fd (a memfd) that carries the child's state across a re-exec. */
-export const REEXEC_ENV = '_ROOTLESS_CHILD_REEXEC';

@@ -7,9 +7,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RootlessError } from '../sys/errors.js';
-import { flock } from '../sys/native.js';
-import { removeEntry, writeNewFile } from '../sys/state-file.js';
+import { RootlessError } from './errors.js';
+import { flock } from './native.js';
+import { removeEntry, writeNewFile } from './state-file.js';
 
 /** Files a session may create; only these are removed from a stale dir. */
 export const STATE_FILES = ['child_pid', 'netns', 'resolv.conf', 'hosts', 'api.sock', 'slirp4netns.sock', 'pasta.pid', 'session.json', 'notify.sock'];

@@ -1,0 +1,37 @@
+// Validated flags -> the parent's LaunchPlan. The only place that knows
+// both: below the CLI, nothing sees RunOptions.
+import type { LaunchPlan } from '../parent/plan.js';
+import { parsePublishFlags } from '../port/spec.js';
+import type { RunOptions } from './options.js';
+
+export function planLaunch(o: RunOptions): LaunchPlan {
+  return {
+    command: [...o.command],
+    stateDir: o.stateDir,
+    name: o.name,
+    subidSource: o.subidSource,
+    propagation: o.propagation,
+    pidns: o.pidns,
+    cgroupns: o.cgroupns,
+    utsns: o.utsns,
+    ipcns: o.ipcns,
+    reaper: o.pidns && o.reaper !== 'false',
+    evacuateCgroup2: o.evacuateCgroup2,
+    copyUp: [...o.copyUp],
+    keepOrphans: o.keepOrphans,
+    network: {
+      driver: o.net,
+      mtu: o.mtu,
+      cidr: o.cidr,
+      ifname: o.ifname,
+      disableHostLoopback: o.disableHostLoopback,
+      ipv6: o.ipv6,
+      detachNetns: o.detachNetns,
+      slirp4netnsBinary: o.slirp4netnsBinary,
+      slirp4netnsSandbox: o.slirp4netnsSandbox,
+      slirp4netnsSeccomp: o.slirp4netnsSeccomp,
+      pastaBinary: o.pastaBinary,
+    },
+    ports: { driver: o.portDriver, publish: parsePublishFlags(o.publish), sourceIPTransparent: o.sourceIPTransparent },
+  };
+}

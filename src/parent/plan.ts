@@ -1,0 +1,32 @@
+// What the parent is asked to do: the CLI (src/cli/plan.ts) turns the
+// validated flags into this, as RootlessKit's cmd/ builds parent.Opt. The
+// parent and everything below it know the plan, never the flags.
+import type { NetworkPlan } from '../net/types.js';
+import type { PortPlan } from '../port/types.js';
+import type { Propagation } from '../sys/mount.js';
+
+export type SubidSource = 'auto' | 'static' | 'dynamic' | 'none';
+
+export interface LaunchPlan {
+  /** Target argv, non-empty. */
+  command: string[];
+  /** --state-dir (absolute, normalized); undefined: a fresh or named one. */
+  stateDir: string | undefined;
+  /** --name: a named session (its state dir is $XDG_RUNTIME_DIR/rootless/NAME). */
+  name: string | undefined;
+  subidSource: SubidSource;
+  propagation: Propagation;
+  pidns: boolean;
+  cgroupns: boolean;
+  utsns: boolean;
+  ipcns: boolean;
+  /** Reap orphans as PID 1 (--pidns, unless --reaper=false). */
+  reaper: boolean;
+  evacuateCgroup2: string | undefined;
+  /** Absolute, normalized, unique. */
+  copyUp: string[];
+  /** --keep-orphans: what the target leaves running outlives the session (RootlessKit's behaviour). */
+  keepOrphans: boolean;
+  network: NetworkPlan;
+  ports: PortPlan;
+}

@@ -13,7 +13,7 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../sys/l
 import { PROPAGATIONS, type Propagation } from '../sys/mount.js';
 import { NET_DRIVERS, PORT_DRIVERS, type NetDriverName, type PortDriverName } from '../protocol/drivers.js';
 import type { SubidSource } from '../parent/plan.js';
-import type { Tristate } from '../net/types.js';
+import type { NetworkPlan, Tristate } from '../net/types.js';
 
 export { LOG_FORMATS, LOG_LEVELS, NET_DRIVERS, PORT_DRIVERS, PROPAGATIONS };
 export type { LogFormat, LogLevel, PortDriverName, Propagation, SubidSource, Tristate };
@@ -43,7 +43,8 @@ export const CIDR_PREFIX_MAX = 25;
 /** IFNAMSIZ is 16 including the terminating NUL. */
 export const IFNAME_MAX_BYTES = 15;
 
-export interface RunOptions {
+/** The flags' values; the network drivers' settings (mtu, cidr, ifname, ...) are NetworkPlan's. */
+export interface RunOptions extends Omit<NetworkPlan, 'driver'> {
   /** Target argv, non-empty. */
   command: string[];
   /** Absolute, normalized; undefined: the launcher picks one. */
@@ -51,20 +52,8 @@ export interface RunOptions {
   subidSource: SubidSource;
   propagation: Propagation;
   net: NetDriver;
-  /** 68..65521; default 65520. */
-  mtu: number;
-  /** IPv4 network address with prefix (normalized), or undefined for the driver's default 10.0.2.0/24. */
-  cidr: string | undefined;
-  ifname: string;
-  disableHostLoopback: boolean;
-  ipv6: boolean;
-  detachNetns: boolean;
-  slirp4netnsBinary: string;
-  slirp4netnsSandbox: Tristate;
-  slirp4netnsSeccomp: Tristate;
-  pastaBinary: string;
   portDriver: PortDriverName;
-  /** Raw -p specs, parsed by the port code. */
+  /** Raw -p specs, parsed into the LaunchPlan (src/cli/plan.ts). */
   publish: string[];
   /** Builtin port driver: keep the client's address (RootlessKit v3's --source-ip-transparent). */
   sourceIPTransparent: boolean;

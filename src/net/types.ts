@@ -8,7 +8,7 @@ export type Tristate = 'auto' | 'true' | 'false';
 
 export interface NetworkPlan {
   driver: NetDriverName;
-  /** 68..65521. */
+  /** 68..65521; default 65520. */
   mtu: number;
   /** IPv4 network with prefix (normalized); undefined: 10.0.2.0/24. */
   cidr: string | undefined;

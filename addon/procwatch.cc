@@ -55,14 +55,17 @@ void Deliver(Napi::ThreadSafeFunction tsfn, ExitStatus st) {
   tsfn.Release();
 }
 
-std::mutex g_mutex;
-std::condition_variable g_spawned;  // signalled when a child is registered
+// Never destroyed: detached threads use them until the process ends, and
+// exit()'s destructor of a condition variable with a waiter (the reaper)
+// blocks forever (glibc), so the child as PID 1 could not exit.
+std::mutex& g_mutex = *new std::mutex;
+std::condition_variable& g_spawned = *new std::condition_variable;  // signalled when a child is registered
 uint64_t g_spawn_count = 0;         // under g_mutex
 std::atomic<bool> g_reaper_running{false};
 // Every watched pid until its status is delivered, in both modes: whoever
 // reaps it (its pidfd thread, or the reaper if it was started later) takes
 // the callback from here, so a status is delivered exactly once.
-std::unordered_map<int, Napi::ThreadSafeFunction> g_watched;
+std::unordered_map<int, Napi::ThreadSafeFunction>& g_watched = *new std::unordered_map<int, Napi::ThreadSafeFunction>;
 std::atomic<uint64_t> g_orphans_reaped{0};
 
 bool TakeWatch(int pid, Napi::ThreadSafeFunction* out) {

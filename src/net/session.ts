@@ -36,18 +36,19 @@ export function driverSession(p: DriverSessionParts): NetworkSession {
     apiInfo: p.apiInfo,
     ...(p.forPorts !== undefined ? { forPorts: p.forPorts } : {}),
     failed,
-    // SIGKILL, without waiting for the exit: the kernel tears the tap
-    // device down when the driver's last fd on it closes, which takes
-    // 12-25 ms here and would sit on every session's way out. Nothing of
-    // the driver runs after SIGKILL; the kernel finishes on its own.
-    stop: () => {
+    // SIGKILL, then wait for the exit: when rootless exits, none of its
+    // processes may remain (a supervisor that starts the next session at
+    // once must not find the last one's driver). The kernel tears the tap
+    // device down as the driver's last fd on it closes, which the wait
+    // includes (docs/design-notes.md has the cost).
+    stop: async () => {
       if (!stopping) {
         stopping = true;
         p.proc.signal(signalNumber('SIGKILL'));
         p.proc.detachOutput();
         p.release?.();
       }
-      return Promise.resolve();
+      await p.proc.exited;
     },
   };
 }

@@ -180,6 +180,10 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     throw err;
   } finally {
     stopForwarding();
+    // Nothing of the session outlives the launcher: the child exits right
+    // after reporting the target's status (or was killed above); wait for
+    // it, as for the network driver below.
+    await child.exited;
     await notify?.stop();
     await api.close();
     await ports?.stop();

@@ -1,6 +1,8 @@
 // End-to-end: signals the caller ignored stay ignored (nohup), and when the
 // launcher exits nothing of the session is left (issue 9, items 4 and 10).
 import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { collect, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, type TestUser } from '../helpers/user.js';
 
@@ -8,6 +10,7 @@ const who = launcherUser();
 if (typeof who === 'string') test('lifecycle environment', (t) => t.fail(who));
 const U = who as TestUser;
 const e2e = typeof who === 'string' ? test.skip : test;
+const e2eSerial = typeof who === 'string' ? test.serial.skip : test.serial;
 
 /** Prints its ignored-signal mask, then waits; SIGUSR1 ends it with 7. */
 const TARGET =
@@ -58,3 +61,73 @@ e2e('a signal the caller did not ignore is still forwarded (SIGHUP ends the targ
   const r = await done;
   t.is(r.code, 129, r.stderr);
 });
+
+/** Every process below `root` (by parent pid), read from /proc now. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+// CPU hogs on every core while the exit tests run: the launcher must wait
+// for its processes, not count on them being quick.
+const hogs: ChildProcess[] = [];
+const withHogs = (): void => {
+  if (hogs.length > 0) return;
+  for (let i = 0; i < 4; i++) hogs.push(spawn('yes', [], { stdio: ['ignore', 'ignore', 'ignore'] }));
+};
+test.after.always(() => {
+  for (const h of hogs) h.kill('SIGKILL');
+});
+
+const EXIT_CASES: { title: string; flags: string[]; end: 'SIGTERM' | 'exit' }[] = [
+  { title: 'slirp4netns, SIGTERM to the launcher', flags: ['--net=slirp4netns'], end: 'SIGTERM' },
+  { title: 'slirp4netns and --pidns, the target exits', flags: ['--net=slirp4netns', '--pidns'], end: 'exit' },
+  { title: 'pasta, SIGTERM to the launcher', flags: ['--net=pasta'], end: 'SIGTERM' },
+  { title: 'host network, SIGTERM to the launcher', flags: [], end: 'SIGTERM' },
+];
+
+for (const c of EXIT_CASES) {
+  e2eSerial(`when the launcher has exited, none of its processes remains, under CPU load (${c.title})`, async (t) => {
+    withHogs();
+    const script = c.end === 'exit' ? 'echo ready; read x; exit 3' : 'echo ready; exec sleep 1000';
+    const child = start(U, ['run', ...c.flags, '--', 'sh', '-c', script], { keepStdin: true });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const done = collect(child);
+    await waitFor(child.stdout!, /ready/);
+    // The child, the target and the network driver.
+    const session = descendants(child.pid!);
+    t.true(session.length >= (c.flags.length > 0 ? 3 : 2), `processes below the launcher: ${session.join(' ')}`);
+    if (c.end === 'SIGTERM') child.kill('SIGTERM');
+    else child.stdin!.end('\n');
+    const code = await exited;
+    // At once, with no wait: not running, not a zombie, not there at all.
+    const left = session.filter((pid) => existsSync(`/proc/${pid}`));
+    t.deepEqual(left, [], `still there after the launcher exited: ${left.map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8').slice(0, 60);
+      } catch {
+        return String(p);
+      }
+    }).join('; ')}`);
+    t.is(code, c.end === 'exit' ? 3 : 143, (await done).stderr);
+  });
+}

@@ -2,6 +2,7 @@
 // `rootless ctl`: small and strict (these commands take a handful of
 // flags; commander's features are not needed).
 import { UsageError, quoteValue } from '../sys/errors.js';
+import { didYouMean } from './suggest.js';
 
 export interface ParsedArgs {
   values: Map<string, string>;
@@ -48,10 +49,29 @@ export function parseArgs(
         out.flags.add(name);
       }
     } else {
-      throw new UsageError(`${prefix}: unknown flag ${a.slice(0, eq >= 0 ? eq : undefined)}`, { subject: a });
+      throw new UsageError(`${prefix}: unknown flag ${a.slice(0, eq >= 0 ? eq : undefined)}${didYouMean(name, [...valued, ...booleans], '--')}`, { subject: a });
     }
   }
   return out;
+}
+
+/**
+ * The state dir a command addresses: a SESSION name (-> its directory), or
+ * --state-dir as given (undefined: --socket or $ROOTLESSKIT_STATE_DIR).
+ * A name together with --state-dir or --socket is refused.
+ */
+export async function sessionOrStateDir(
+  command: string,
+  session: string | undefined,
+  stateDir: string | undefined,
+  socket: string | undefined,
+): Promise<string | undefined> {
+  if (session === undefined) return stateDir;
+  if (stateDir !== undefined || socket !== undefined) {
+    throw new UsageError(`${command}: give a session name, --state-dir or --socket, not several`, { subject: session });
+  }
+  const { namedSessionDir } = await import('./session-arg.js');
+  return namedSessionDir(command, session);
 }
 
 /** Left-aligned columns separated by two spaces, no trailing blanks. */

@@ -29,6 +29,11 @@ GLOBAL OPTIONS:
    --socket value  Path to api.sock (under the "rootlesskit --state-dir" directory), defaults to $ROOTLESSKIT_STATE_DIR/api.sock
    --help, -h      show help (default: false)
    --version, -v   print the version (default: false)
+
+EXAMPLES:
+   rootless ctl --socket "$ROOTLESSKIT_STATE_DIR/api.sock" list-ports
+   rootless ctl --socket "$DIR/api.sock" add-ports 127.0.0.1:8080:80/tcp
+   rootless ctl --socket "$DIR/api.sock" remove-ports 1
 `;
 
 class CtlError extends Error {}

@@ -17,6 +17,12 @@ environment. Exits with CMD's exit code (128+N when killed by signal N).
   --state-dir DIR    the session's state directory ($ROOTLESSKIT_STATE_DIR
                      inside it), for sessions without a name
   -h, --help         show this help
+
+Examples:
+  rootless run --name web --pidns -- nginx -g 'daemon off;' &
+  rootless exec web -- sh                 # a shell in the session web
+  rootless exec -- ps ax                  # the only running named session
+  rootless exec --state-dir "$DIR" -- ip addr
 `;
 
 export type ExecArgs = { help: true } | { session?: string; stateDir?: string; command: string[] };

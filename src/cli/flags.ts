@@ -21,6 +21,7 @@
 
 import { UsageError } from '../sys/errors.js';
 import { packageVersion } from '../sys/version.js';
+import { didYouMean } from './suggest.js';
 import {
   COPY_UP_MODES,
   LOG_FORMATS,
@@ -128,6 +129,8 @@ export interface RunFlag {
    * item. Absent: the raw string (validateRunOptions checks it).
    */
   readonly parse?: (value: string) => unknown;
+  /** The values a choice flag takes (for shell completion). */
+  readonly values?: readonly string[];
   /** Help group, without the colon, e.g. "Network [slirp4netns]". */
   readonly group: string;
   readonly description: string;
@@ -189,6 +192,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'copyUpMode',
     arg: 'mode',
     parse: choice('--copy-up-mode', COPY_UP_MODES),
+    values: COPY_UP_MODES,
     group: 'Mount',
     description: `copy-up mode ${choices(COPY_UP_MODES)}`,
     default: D.copyUpMode,
@@ -199,6 +203,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'propagation',
     arg: 'mode',
     parse: choice('--propagation', PROPAGATIONS),
+    values: PROPAGATIONS,
     group: 'Mount',
     description: `mount propagation ${choices(PROPAGATIONS)}`,
     default: D.propagation,
@@ -211,6 +216,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'net',
     arg: 'driver',
     parse: parseNetDriver,
+    values: NET_DRIVERS,
     group: 'Network',
     description: `network driver ${choices(NET_DRIVERS)}`,
     default: D.net,
@@ -283,6 +289,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'slirp4netnsSandbox',
     arg: 'mode',
     parse: choice('--slirp4netns-sandbox', TRISTATES),
+    values: TRISTATES,
     group: 'Network [slirp4netns]',
     description: `enable slirp4netns sandbox ${choices(TRISTATES)}`,
     default: D.slirp4netnsSandbox,
@@ -293,6 +300,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'slirp4netnsSeccomp',
     arg: 'mode',
     parse: choice('--slirp4netns-seccomp', TRISTATES),
+    values: TRISTATES,
     group: 'Network [slirp4netns]',
     description: `enable slirp4netns seccomp ${choices(TRISTATES)}`,
     default: D.slirp4netnsSeccomp,
@@ -317,6 +325,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'portDriver',
     arg: 'driver',
     parse: choice('--port-driver', PORT_DRIVERS),
+    values: PORT_DRIVERS,
     group: 'Port',
     description: `port driver for non-host network ${choices(PORT_DRIVERS)} (implicit: for pasta)`,
     default: D.portDriver,
@@ -358,6 +367,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'reaper',
     arg: 'mode',
     parse: choice('--reaper', TRISTATES),
+    values: TRISTATES,
     group: 'Process',
     description: `enable process reaper. Requires --pidns. ${choices(TRISTATES)}`,
     default: D.reaper,
@@ -399,6 +409,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'subidSource',
     arg: 'source',
     parse: choice('--subid-source', SUBID_SOURCES),
+    values: SUBID_SOURCES,
     group: 'SubID',
     description: `the source of the subids. "dynamic" executes getsubids, "static" reads /etc/{subuid,subgid}, "none" maps only your own ids ${choices(SUBID_SOURCES)}`,
     default: D.subidSource,
@@ -412,6 +423,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'logLevel',
     arg: 'level',
     parse: choice('--log-level', LOG_LEVELS),
+    values: LOG_LEVELS,
     group: 'Logging',
     description: `log level ${choices(LOG_LEVELS)} (default: "info", or "debug" with --debug)`,
   },
@@ -421,6 +433,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'logFormat',
     arg: 'format',
     parse: choice('--log-format', LOG_FORMATS),
+    values: LOG_FORMATS,
     group: 'Logging',
     description: `"text": lines like "rootless: warning: ..."; "json": one JSON record per line ${choices(LOG_FORMATS)}`,
     default: D.logFormat,
@@ -433,6 +446,9 @@ export const UNSUPPORTED_RUN_FLAGS: Readonly<Record<string, string>> = {
   'lxc-user-nic-binary': 'lxc-user-nic is not supported; use --net=slirp4netns or --net=pasta',
   'lxc-user-nic-bridge': 'lxc-user-nic is not supported; use --net=slirp4netns or --net=pasta',
 };
+
+/** Long names, for suggestions (with -h/--help and -v/--version). */
+const FLAG_NAMES = [...RUN_FLAGS.filter((f) => f.hidden !== true).map((f) => f.long), 'help', 'version'];
 
 /** Long and short names -> flag. */
 const BY_NAME = new Map<string, RunFlag>();
@@ -591,7 +607,7 @@ function unusualFlag(dashes: number, name: string, value: string | undefined): R
     if (short !== undefined && short.kind !== 'bool') return short;
   }
   const shown = `${dashes === 2 ? '--' : '-'}${name}`;
-  throw new UsageError(`unknown flag ${shown.length > 80 ? quote(shown) : shown}`, { subject: shown });
+  throw new UsageError(`unknown flag ${shown.length > 80 ? quote(shown) : shown}${didYouMean(name, FLAG_NAMES, '--')}`, { subject: shown });
 }
 
 function missingValue(flag: RunFlag): UsageError {

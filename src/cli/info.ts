@@ -1,20 +1,26 @@
-// `rootless info [--json] [--socket PATH | --state-dir DIR]`: what a running
+// `rootless info [--json] [SESSION | --socket PATH | --state-dir DIR]`: what a running
 // session is (GET /v1/info on its api.sock).
 import { writeStdout } from '../sys/stderr.js';
-import { quoteValue } from '../sys/errors.js';
+import { UsageError, quoteValue } from '../sys/errors.js';
 import { ApiClient, resolveSocket, type ApiInfo } from '../api/client.js';
-import { columns, parseArgs } from './api-args.js';
+import { columns, parseArgs, sessionOrStateDir } from './api-args.js';
 
-export const INFO_USAGE = `Usage: rootless info [--json] [--socket PATH | --state-dir DIR]
+export const INFO_USAGE = `Usage: rootless info [--json] [SESSION | --socket PATH | --state-dir DIR]
 
 Show a running session: state directory, child pid, network and port
 drivers (GET /v1/info on its api.sock). Inside a session, the session is
 found through $ROOTLESSKIT_STATE_DIR.
 
+  SESSION           a session started with \`rootless run --name SESSION\`
   --socket PATH     the session's api.sock
   --state-dir DIR   the session's state directory (DIR/api.sock)
   --json            print the API's JSON
   -h, --help        show this help
+
+Examples:
+  rootless info web                      # the session started with --name web
+  rootless info --json --state-dir /run/user/1000/dockerd-rootless
+  rootless run --net=slirp4netns -- sh -c 'rootless info'   # inside a session
 `;
 
 export function formatInfo(info: ApiInfo): string {
@@ -44,11 +50,11 @@ export async function infoMain(argv: readonly string[]): Promise<number> {
     writeStdout(INFO_USAGE);
     return 0;
   }
-  if (a.positionals.length > 0) {
-    const { UsageError } = await import('../sys/errors.js');
-    throw new UsageError(`rootless info: unexpected argument ${quoteValue(a.positionals[0])}`);
+  if (a.positionals.length > 1) {
+    throw new UsageError(`rootless info: unexpected argument ${quoteValue(a.positionals[1]!)}`, { subject: a.positionals[1]! });
   }
-  const client = new ApiClient(resolveSocket({ socket: a.values.get('socket'), stateDir: a.values.get('state-dir') }));
+  const stateDir = await sessionOrStateDir('rootless info', a.positionals[0], a.values.get('state-dir'), a.values.get('socket'));
+  const client = new ApiClient(resolveSocket({ socket: a.values.get('socket'), stateDir }));
   const info = await client.info();
   writeStdout(a.flags.has('json') ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
   return 0;

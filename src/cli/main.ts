@@ -12,6 +12,7 @@ import { createLogger, textLine } from './log.js';
 import { planLaunch } from './plan.js';
 import { mark } from '../sys/trace.js';
 import { SIGIGN_ENV, inheritIgnoredSignals, parseSigIgn } from '../sys/signals.js';
+import { helpAsFlag } from './help.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
@@ -60,6 +61,7 @@ async function other(argv: string[]): Promise<number> {
     const { apiCommand } = await import('./api-commands.js');
     return apiCommand(parsed.kind, parsed.argv);
   }
+  if (parsed.kind === 'completion') return (await import('./completion.js')).completionMain(parsed.argv);
   if (parsed.kind === 'doctor') return (await import('../doctor/index.js')).doctorCommand(parsed.argv);
   writeStderr(`rootless ${parsed.kind}: not implemented yet\n`);
   return ExitCode.Usage;
@@ -84,9 +86,10 @@ async function main(): Promise<number> {
   delete process.env[SIGIGN_ENV];
   const invokedAs = process.env[INVOKED_AS_ENV] ?? '';
   delete process.env[INVOKED_AS_ENV];
-  const argv = process.argv.slice(2);
+  let argv = process.argv.slice(2);
   try {
     if (invokedAsRootlesskit(invokedAs)) return await runFlags(argv, 'rootlesskit');
+    argv = await helpAsFlag(argv);
     if (argv[0] === 'run') return await runFlags(argv.slice(1), 'run');
     return await other(argv);
   } catch (err) {

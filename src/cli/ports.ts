@@ -5,21 +5,30 @@ import { writeStdout } from '../sys/stderr.js';
 import { ApiClient, ApiError, resolveSocket } from '../api/client.js';
 import { parsePortSpec, parentAddress, type PortSpec, type PortStatus } from '../port/spec.js';
 import { statusJSON } from '../port/manager.js';
-import { columns, parseArgs } from './api-args.js';
+import { columns, parseArgs, sessionOrStateDir } from './api-args.js';
 
-export const PORTS_USAGE = `Usage: rootless ports [--socket PATH | --state-dir DIR] [--json] COMMAND
+export const PORTS_USAGE = `Usage: rootless ports [SESSION | --socket PATH | --state-dir DIR] [--json] COMMAND
 
   ls                 list the published ports
   add SPEC...        publish ports: [PARENT_IP:]PARENT_PORT:[CHILD_IP:]CHILD_PORT[/PROTO]
                      e.g. 127.0.0.1:8080:80/tcp, [::1]:8080:80/tcp, 5353:53/udp
   rm ID...           stop publishing ports (established connections finish)
 
+  SESSION           a session started with \`rootless run --name SESSION\`
   --socket PATH     the session's api.sock
   --state-dir DIR   the session's state directory (DIR/api.sock)
                     (default: $ROOTLESSKIT_STATE_DIR inside a session)
   --json            JSON for scripts (ls, add: an array of {id, spec})
   -h, --help        show this help
+
+Examples:
+  rootless ports web ls                        # the session started with --name web
+  rootless ports web add 127.0.0.1:8080:80/tcp 5353:53/udp
+  rootless ports --state-dir "$DIR" rm 2
+  rootless ports --json ls                     # inside a session
 `;
+
+const PORTS_COMMANDS = ['ls', 'list', 'add', 'rm', 'remove'];
 
 function childText(s: PortSpec): string {
   if (s.childIP === undefined || s.childIP === '') return String(s.childPort);
@@ -38,10 +47,20 @@ export async function portsMain(argv: readonly string[]): Promise<number> {
     writeStdout(PORTS_USAGE);
     return 0;
   }
-  const [cmd, ...args] = a.positionals;
+  // A first word that is not a command names the session.
+  const first = a.positionals[0];
+  const session = first !== undefined && !PORTS_COMMANDS.includes(first) ? first : undefined;
+  const [cmd, ...args] = session === undefined ? a.positionals : a.positionals.slice(1);
+  if (cmd === undefined && session !== undefined) {
+    throw new UsageError(`rootless ports: unknown command ${JSON.stringify(session)} (ls, add, rm; a session name comes before the command)`, { subject: session });
+  }
   if (cmd === undefined) throw new UsageError('rootless ports: missing command: ls, add SPEC... or rm ID... (see rootless ports --help)');
+  if (session !== undefined && !PORTS_COMMANDS.includes(cmd)) {
+    throw new UsageError(`rootless ports: unknown command ${JSON.stringify(cmd)} (ls, add, rm)`, { subject: cmd });
+  }
+  const stateDir = await sessionOrStateDir('rootless ports', session, a.values.get('state-dir'), a.values.get('socket'));
   const json = a.flags.has('json');
-  const client = (): ApiClient => new ApiClient(resolveSocket({ socket: a.values.get('socket'), stateDir: a.values.get('state-dir') }));
+  const client = (): ApiClient => new ApiClient(resolveSocket({ socket: a.values.get('socket'), stateDir }));
   switch (cmd) {
     case 'ls':
     case 'list': {

@@ -18,6 +18,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { ParseOptionsResult } from 'commander';
 import { ExitCode, UsageError } from '../sys/errors.js';
 import { quote } from './options.js';
+import { didYouMean } from './suggest.js';
 import type { RunOptions } from './options.js';
 import {
   CliExit,
@@ -40,7 +41,7 @@ export interface CliOutput {
 }
 
 /** Subcommands whose argv is handed, unparsed, to their handler. */
-export const PASS_THROUGH_COMMANDS = ['exec', 'ps', 'info', 'ports', 'ctl', 'doctor'] as const;
+export const PASS_THROUGH_COMMANDS = ['exec', 'ps', 'info', 'ports', 'ctl', 'doctor', 'completion'] as const;
 export type PassThroughCommandName = (typeof PASS_THROUGH_COMMANDS)[number];
 
 export type ParsedCommand =
@@ -57,7 +58,19 @@ export interface ProgramHandlers {
   ports(argv: string[]): HandlerResult;
   ctl(argv: string[]): HandlerResult;
   doctor(argv: string[]): HandlerResult;
+  completion(argv: string[]): HandlerResult;
 }
+
+const NO_HANDLERS: ProgramHandlers = {
+  run: () => {},
+  exec: () => {},
+  ps: () => {},
+  info: () => {},
+  ports: () => {},
+  ctl: () => {},
+  doctor: () => {},
+  completion: () => {},
+};
 
 export interface ProgramSettings {
   output?: CliOutput;
@@ -77,8 +90,8 @@ function longFlag(flags: string): string {
   return m === null ? flags : m[0];
 }
 
-/** Turn commander's own errors into one-line UsageErrors (or CliExit). */
-function convertCommanderError(err: CommanderError, prefix: string, rootName: string): Error {
+/** Turn commander's own errors into one-line UsageErrors (or CliExit); `cmd` offers the suggestions. */
+function convertCommanderError(err: CommanderError, prefix: string, rootName: string, cmd?: Command): Error {
   const msg = err.message.replace(/^error: /, '');
   let m: RegExpExecArray | null;
   switch (err.code) {
@@ -89,12 +102,19 @@ function convertCommanderError(err: CommanderError, prefix: string, rootName: st
       return new CliExit(err.exitCode === 0 ? 0 : ExitCode.Usage);
     case 'commander.unknownOption':
       m = /unknown option '([^']*)'/.exec(msg);
-      return new UsageError(`${prefix}: unknown flag ${m?.[1] ?? msg}`, { subject: m?.[1] ?? msg });
+      {
+        const flag = m?.[1] ?? msg;
+        const longs = (cmd?.options ?? []).map((o) => o.long).filter((l): l is string => l !== undefined);
+        const hint = flag.startsWith('--') ? didYouMean(flag.slice(2), longs.map((l) => l.slice(2)), '--') : '';
+        return new UsageError(`${prefix}: unknown flag ${flag}${hint}`, { subject: flag });
+      }
     case 'commander.unknownCommand':
       m = /unknown command '([^']*)'/.exec(msg);
-      return new UsageError(`${prefix}: unknown command ${quote(m?.[1] ?? msg)} (see ${rootName} --help)`, {
-        subject: m?.[1] ?? msg,
-      });
+      {
+        const word = m?.[1] ?? msg;
+        const hint = didYouMean(word, [...(cmd?.commands ?? []).map((c) => c.name()), 'help']);
+        return new UsageError(`${prefix}: unknown command ${quote(word)}${hint || ` (see ${rootName} --help)`}`, { subject: word });
+      }
     case 'commander.optionMissingArgument':
       m = /option '([^']*)' argument missing/.exec(msg);
       return new UsageError(`${prefix}: ${longFlag(m?.[1] ?? msg)}: missing value`);
@@ -119,7 +139,7 @@ function oneLine(s: string): string {
 function configure(cmd: Command, prefix: string, rootName: string, output: CliOutput): Command {
   return cmd
     .exitOverride((err) => {
-      throw convertCommanderError(err, prefix, rootName);
+      throw convertCommanderError(err, prefix, rootName, cmd);
     })
     .configureOutput({
       writeOut: (s) => output.writeOut(s),
@@ -191,6 +211,28 @@ function addRunFlags(cmd: Command): void {
   for (const f of RUN_FLAGS) cmd.addOption(optionFor(f));
 }
 
+const RUN_EXAMPLES = `
+Examples:
+  rootless run -- id                                   # uid=0(root) inside
+  rootless run --pidns --copy-up=/etc -- sh
+  rootless run --net=slirp4netns --copy-up=/etc --port-driver=builtin -p 127.0.0.1:8080:80/tcp -- CMD
+  rootless run --name web --net=pasta -- CMD           # then: rootless exec web -- sh
+More: docs/usage.md, docs/networking.md`;
+
+const ROOTLESSKIT_EXAMPLES = `
+Examples:
+  rootlesskit --net=slirp4netns --copy-up=/etc --port-driver=builtin dockerd
+  rootlesskit --pidns bash
+`;
+
+const PROGRAM_EXAMPLES = `
+Examples:
+  rootless run -- id                    # root in a user namespace
+  rootless run --net=slirp4netns --copy-up=/etc --port-driver=builtin -p 8080:80 -- CMD
+  rootless doctor                       # is this machine ready?
+  rootless help run                     # every flag of run
+  rootless completion bash > ~/.local/share/bash-completion/completions/rootless`;
+
 const RUN_DESCRIPTION = 'run a command in new namespaces (RootlessKit flags)';
 
 interface RunSpec {
@@ -221,6 +263,7 @@ function createRunCommand(spec: RunSpec): RunCommand {
   cmd.optionsGroup('Misc:');
   addVersionOption(cmd, programName(spec.mode), spec.output);
   cmd.addHelpOption(new Option('-h, --help', 'show help').helpGroup('Misc:'));
+  cmd.addHelpText('after', spec.mode === 'run' ? RUN_EXAMPLES : ROOTLESSKIT_EXAMPLES);
   return cmd;
 }
 
@@ -271,6 +314,7 @@ const PASS_THROUGH_DESCRIPTIONS: Readonly<Record<PassThroughCommandName, string>
   ports: 'list, add or remove published ports of a session',
   ctl: 'RootlessKit-compatible control of a session (like rootlessctl)',
   doctor: 'check whether this machine is ready for rootless, and print the fixes ([--json])',
+  completion: 'print a completion script for bash or zsh',
 };
 
 /**
@@ -292,6 +336,7 @@ export function buildProgram(handlers: ProgramHandlers, settings: ProgramSetting
   program.optionsGroup('Misc:');
   addVersionOption(program, 'rootless', output);
   program.addHelpOption(new Option('-h, --help', 'show help').helpGroup('Misc:'));
+  program.addHelpText('after', PROGRAM_EXAMPLES);
 
   const runSpec = runSpecFor(output, false);
   const run = createRunCommand(runSpec);
@@ -315,6 +360,11 @@ export function buildProgram(handlers: ProgramHandlers, settings: ProgramSetting
   return program;
 }
 
+/** The names of rootless's subcommands (for `rootless help CMD` and completion). */
+export function commandNames(): string[] {
+  return buildProgram(NO_HANDLERS).commands.map((c) => c.name());
+}
+
 /**
  * The flags before the subcommand are all checked before any is acted on
  * (as `rootless run` does): `rootless --version --bogus` and `rootless
@@ -327,7 +377,8 @@ export function checkTopLevelFlags(argv: readonly string[]): void {
     if (a === '--' || a.length < 2 || !a.startsWith('-')) break;
     if (a === '-v' || a === '--version') version = true;
     else if (a !== '-h' && a !== '--help') {
-      throw new UsageError(`rootless: unknown flag ${a.length > 80 ? quote(a) : a}`, { subject: a });
+      const hint = a.startsWith('--') ? didYouMean(a.slice(2).split('=')[0]!, ['version', 'help'], '--') : '';
+      throw new UsageError(`rootless: unknown flag ${a.length > 80 ? quote(a) : a}${hint}`, { subject: a });
     }
   }
   const other = argv.find((a) => a !== '-v' && a !== '--version');
@@ -359,6 +410,7 @@ export function parseArgv(argv: readonly string[], output: CliOutput = processOu
       ports: pass('ports'),
       ctl: pass('ctl'),
       doctor: pass('doctor'),
+      completion: pass('completion'),
     },
     { output },
   );

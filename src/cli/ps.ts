@@ -10,6 +10,10 @@ launcher's pid, age, namespaces, network and port drivers.
 
   --json       one JSON array, with the state dir and the child's pid too
   -h, --help   show this help
+
+Examples:
+  rootless ps
+  rootless ps --json | jq -r '.[].name'
 `;
 
 export function formatAge(ms: number): string {

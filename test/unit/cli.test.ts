@@ -566,6 +566,7 @@ test('buildProgram calls the injected handlers (async)', async (t) => {
     ports: (a) => void calls.push(['ports', a]),
     ctl: (a) => void calls.push(['ctl', a]),
     doctor: (a) => void calls.push(['doctor', a]),
+    completion: (a) => void calls.push(['completion', a]),
   };
   await buildProgram(handlers, { output: capture() }).parseAsync(['node', 'rootless', 'run', '--', 'echo', 'hi']);
   await buildProgram(handlers, { output: capture() }).parseAsync(['ps', '-a'], { from: 'user' });
@@ -594,6 +595,7 @@ test('handler errors propagate unchanged', async (t) => {
     ports: () => undefined,
     ctl: () => undefined,
     doctor: () => undefined,
+    completion: () => undefined,
   };
   const err = await t.throwsAsync(buildProgram(handlers, { output: capture() }).parseAsync(['run', 'x'], { from: 'user' }));
   t.is(err, boom);

@@ -19,6 +19,8 @@ import { defaultRunOptions, type RunOptions } from './cli/options.js';
 const DEFAULTS = defaultRunOptions(['true']);
 
 export type { RunOptions } from './cli/options.js';
+import { exitCodeOf } from './sys/errors.js';
+
 export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
 export { AddonMissingError } from './sys/addon.js';
 
@@ -120,7 +122,7 @@ export function run(command: readonly string[], options: LaunchOptions = {}, pro
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      resolve({ code: code ?? 128 + (signal ? signalNumberOf(signal) : 0), stdout, stderr });
+      resolve({ code: exitCodeOf({ code, signal: signal === null ? null : signalNumberOf(signal) }), stdout, stderr });
     });
   });
 }

@@ -4,6 +4,7 @@
 // excepted), so until the target's forwarders are installed the terminating
 // signals get a handler that ends the child as the default action would
 // have; the parent reads exit code 128+N as "interrupted by N".
+import { exitCodeOf } from '../sys/errors.js';
 import { startReaper } from '../sys/native.js';
 import { TERMINATING_SIGNALS, inheritedIgnoredSignals, signalNumber } from '../sys/signals.js';
 import type { Logger } from '../sys/log.js';
@@ -19,7 +20,7 @@ export function becomeInit(reaper: boolean, log: Logger): void {
   }
   for (const sig of TERMINATING_SIGNALS as ReadonlySet<NodeJS.Signals>) {
     if (inheritedIgnoredSignals().includes(signalNumber(sig))) continue;
-    const fn = (): void => process.exit(128 + signalNumber(sig));
+    const fn = (): void => process.exit(exitCodeOf({ code: null, signal: signalNumber(sig) }));
     process.on(sig, fn);
     early.push([sig, fn]);
   }

@@ -5,7 +5,7 @@
 // when a pid namespace is joined, since only children enter it. The command
 // is looked up in the session's mount namespace, not ours.
 import { fstatSync, openSync, closeSync, statSync } from 'node:fs';
-import { ExitCode, RootlessError, SyscallError } from '../sys/errors.js';
+import { RootlessError, SyscallError, exitCodeOf } from '../sys/errors.js';
 import {
   cloneFlags as CF, close, getpgrp, spawn, tcsetpgrp, type ExitStatus,
 } from '../sys/native.js';
@@ -151,5 +151,5 @@ export async function execInSession(req: ExecRequest): Promise<number> {
       // terminal gone
     }
   }
-  return status.signal !== null ? 128 + status.signal : (status.code ?? ExitCode.LauncherFailed);
+  return exitCodeOf(status);
 }

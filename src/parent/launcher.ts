@@ -8,7 +8,7 @@ import type { ChildConfig } from '../protocol/config.js';
 import type { ChildLog, ChildTargetExited } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { errorFromChildError } from '../protocol/channel.js';
-import { ExitCode, RootlessError } from '../sys/errors.js';
+import { RootlessError, exitCodeOf } from '../sys/errors.js';
 import { getpgrp, tcsetpgrp } from '../sys/native.js';
 import { ownsTerminal } from '../sys/process.js';
 import { TERMINATING_SIGNALS, forwardSignals, inheritedIgnoredSignals, signalName, signalNumber } from '../sys/signals.js';
@@ -203,7 +203,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
 
 function interrupted(sig: number): RootlessError {
   return new RootlessError(`interrupted by ${signalName(sig)} before the target started`, {
-    step: 'start', exitCode: 128 + sig,
+    step: 'start', exitCode: exitCodeOf({ code: null, signal: sig }),
   });
 }
 
@@ -241,7 +241,7 @@ async function waitForTarget(
       if (err) log.debug({ err: err.message }, 'child pipe closed with an error');
       void child.exited.then((status) => {
         // A child that is PID 1 (--pidns) exits 128+N instead (src/child/pidns.ts).
-        if (signals.interruptedBy !== undefined && (status.signal === signals.interruptedBy || status.code === 128 + signals.interruptedBy)) {
+        if (signals.interruptedBy !== undefined && (status.signal === signals.interruptedBy || status.code === exitCodeOf({ code: null, signal: signals.interruptedBy }))) {
           resolve(interrupted(signals.interruptedBy));
           return;
         }
@@ -255,8 +255,7 @@ async function waitForTarget(
     });
   });
   if (outcome instanceof RootlessError) throw outcome;
-  const code = outcome.signal !== null ? 128 + outcome.signal : (outcome.code ?? ExitCode.LauncherFailed);
-  return { exitCode: code, target: { code: outcome.code, signal: outcome.signal } };
+  return { exitCode: exitCodeOf(outcome), target: { code: outcome.code, signal: outcome.signal } };
 }
 
 function relayChildLog(log: Logger, m: ChildLog): void {

@@ -14,6 +14,16 @@ export const ExitCode = {
   Usage: 2,
 } as const;
 
+/**
+ * A process's status as an exit code, the shell's way: its code, or 128+N
+ * when signal N killed it; neither (no status) is rootless's own failure.
+ * The one place this is computed (addon/spawn.cc's forked child, which
+ * cannot call JS, does the same for a failed exec).
+ */
+export function exitCodeOf(status: { code: number | null; signal: number | null }): number {
+  return status.signal !== null ? 128 + status.signal : (status.code ?? ExitCode.LauncherFailed);
+}
+
 export interface RootlessErrorFields {
   /** What rootless was doing, e.g. "newuidmap", "clone", "mount /proc". */
   step: string;

@@ -34,6 +34,7 @@ export const LAYERS = Object.freeze({
   child: 4,
   doctor: 5,
   cli: 6,
+  session: 6,
   index: 7,
 });
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { RUN_FLAGS } from './cli/flags.js';
 import { checkAddon } from './sys/addon.js';
 import { defaultRunOptions, type RunOptions } from './cli/options.js';
+import { startSession, type Session } from './session/client.js';
 
 const DEFAULTS = defaultRunOptions(['true']);
 
@@ -23,6 +24,7 @@ import { exitCodeOf } from './sys/errors.js';
 
 export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
 export { AddonMissingError } from './sys/addon.js';
+export type { Session, SessionRunOptions, SessionResult } from './session/client.js';
 
 /** The CLI flags, by RunOptions name; all optional (defaults as the CLI's). */
 export type LaunchOptions = Partial<Omit<RunOptions, 'command'>>;
@@ -124,6 +126,29 @@ export function run(command: readonly string[], options: LaunchOptions = {}, pro
     child.on('close', (code, signal) => {
       resolve({ code: exitCodeOf({ code, signal: signal === null ? null : signalNumberOf(signal) }), stdout, stderr });
     });
+  });
+}
+
+/** Where and as whom the session's launcher runs (stdio is the session's own). */
+export type SessionProcessOptions = Omit<ProcessOptions, 'stdio' | 'input'>;
+
+/**
+ * Opens a session: one launcher whose namespaces stay open, and in which
+ * each session.run() starts a command as uid 0 without starting rootless
+ * again (docs/node-api.md). Rejects with RootlessError when rootless fails
+ * (no sub-ids, namespaces refused, a bad option value), TypeError for an
+ * unknown option. The session ends with close() or with the caller.
+ */
+export async function openSession(options: LaunchOptions = {}, proc: SessionProcessOptions = {}): Promise<Session> {
+  runArgv(['true'], options); // TypeError now for unknown options
+  checkAddon();
+  return startSession({
+    bin: rootlessBin(),
+    argv: (command) => runArgv(command, { ...options, logFormat: 'json' }),
+    ...(proc.cwd === undefined ? {} : { cwd: proc.cwd }),
+    env: proc.env ?? process.env,
+    ...(proc.uid === undefined ? {} : { uid: proc.uid }),
+    ...(proc.gid === undefined ? {} : { gid: proc.gid }),
   });
 }
 

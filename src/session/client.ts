@@ -1,0 +1,178 @@
+// openSession(): one long-lived launcher whose target is the session agent
+// (agent.ts), so that each run() costs a socket round trip and one spawn
+// inside the namespaces instead of a whole launcher start.
+// The launcher runs as its own process, as in run(): it owns its signals
+// and its children's lifetimes. Its stdin is a pipe from us; the agent ends
+// the session at its EOF, so the session dies with the caller, even when
+// the caller is SIGKILLed.
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { RootlessError } from '../sys/errors.js';
+import type { AgentRequest, AgentResponse } from './protocol.js';
+
+export interface SessionRunOptions {
+  /** Working directory inside the session (default: the session's). */
+  cwd?: string;
+  /** Added to the session's environment. */
+  env?: Record<string, string>;
+  /** The command's stdin (closed after it; empty by default). */
+  input?: string | Buffer;
+}
+
+export interface SessionResult {
+  /** Exit code, null when killed by a signal; 127/126 when the command could not be started. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Session {
+  /** Runs a command as uid 0 in the session's namespaces. A non-zero exit is a result, not an error. */
+  run(command: readonly string[], options?: SessionRunOptions): Promise<SessionResult>;
+  /** `rm -rf -- dir` inside the session: removes files owned by sub-ids. */
+  removeTree(dir: string): Promise<void>;
+  /** Kills what still runs, ends the launcher, waits; the state dir is gone afterwards. */
+  close(): Promise<void>;
+  /** The launcher's pid (as the caller sees it). */
+  readonly pid: number;
+  /** The session's state dir (removed when the session ends). */
+  readonly stateDir: string;
+}
+
+export interface LauncherStart {
+  bin: string;
+  argv: (command: string[]) => string[];
+  cwd?: string;
+  env: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+}
+
+const AGENT = fileURLToPath(new URL('./agent.js', import.meta.url));
+
+/** rootless's own failure, from its --log-format=json error record on stderr. */
+function launcherError(stderr: string, exit: string): RootlessError {
+  for (const line of stderr.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(line) as { level?: number; msg?: string; step?: string; code?: string; subject?: string; hint?: string };
+      if ((r.level ?? 0) >= 50 && typeof r.msg === 'string') {
+        return new RootlessError(r.msg, {
+          step: r.step ?? 'launch',
+          ...(r.code ? { code: r.code } : {}),
+          ...(r.subject ? { subject: r.subject } : {}),
+          ...(r.hint ? { hint: r.hint } : {}),
+        });
+      }
+    } catch {
+      // not a record of ours
+    }
+  }
+  const text = stderr.trim().split('\n').slice(-3).join('; ');
+  return new RootlessError(`the session launcher ${exit} before the session was ready${text ? `: ${text}` : ''}`, { step: 'open session' });
+}
+
+export async function startSession(start: LauncherStart): Promise<Session> {
+  const child: ChildProcess = spawnProcess(start.bin, start.argv([process.execPath, AGENT]), {
+    cwd: start.cwd,
+    env: start.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(start.uid === undefined ? {} : { uid: start.uid }),
+    ...(start.gid === undefined ? {} : { gid: start.gid }),
+  });
+  const exited = new Promise<void>((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) res();
+    else child.once('exit', () => res());
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-65536);
+  });
+  child.stdin!.on('error', () => {});
+  const socketPath = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const onData = (d: string): void => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume(); // the agent writes nothing more; commands' output goes over the socket
+      try {
+        resolve((JSON.parse(out.slice(0, nl)) as { ready: string }).ready);
+      } catch {
+        reject(new RootlessError(`the session agent said ${JSON.stringify(out.slice(0, nl))}`, { step: 'open session', code: 'EPROTO' }));
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new RootlessError(`cannot start ${start.bin}: ${err.code ?? err.message}`, { step: 'spawn launcher', ...(err.code ? { code: err.code } : {}), cause: err })));
+    child.once('close', (code, signal) => reject(launcherError(stderr, signal ? `was killed by ${signal}` : `exited with code ${code}`)));
+  });
+  // A forgotten session must not keep the caller alive; the caller's exit ends it (stdin EOF).
+  const streams = [child.stdin, child.stdout, child.stderr] as unknown as { ref?: () => void; unref?: () => void }[];
+  child.unref();
+  for (const s of streams) s.unref?.();
+
+  let closing: Promise<void> | undefined;
+
+  function request(req: AgentRequest): Promise<SessionResult> {
+    if (closing) return Promise.reject(new RootlessError('the session is closed', { step: 'session run', code: 'ESHUTDOWN' }));
+    return new Promise((resolve, reject) => {
+      const conn = connect(socketPath);
+      let buf = '';
+      conn.setEncoding('utf8');
+      conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
+      conn.on('data', (d: string) => (buf += d));
+      conn.on('error', (err: NodeJS.ErrnoException) =>
+        reject(new RootlessError(`the session is gone: ${err.code ?? err.message}`, { step: 'session run', code: err.code ?? 'EIO', subject: socketPath, cause: err })));
+      conn.on('end', () => {
+        let res: AgentResponse;
+        try {
+          res = JSON.parse(buf) as AgentResponse;
+        } catch {
+          return reject(new RootlessError('the session ended while the command ran', { step: 'session run', code: 'ECONNRESET', subject: socketPath }));
+        }
+        if ('error' in res) return reject(new RootlessError(res.error.message, { step: 'session run', code: res.error.code }));
+        resolve({
+          code: res.code,
+          signal: res.signal,
+          stdout: Buffer.from(res.stdout, 'base64').toString('utf8'),
+          stderr: Buffer.from(res.stderr, 'base64').toString('utf8'),
+        });
+      });
+    });
+  }
+
+  return {
+    pid: child.pid!,
+    stateDir: dirname(socketPath),
+    run(command, options = {}) {
+      if (command.length === 0) return Promise.reject(new TypeError('rootless: the command must not be empty'));
+      return request({
+        argv: [...command],
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.env === undefined ? {} : { env: options.env }),
+        ...(options.input === undefined ? {} : { input: Buffer.from(options.input).toString('base64') }),
+      });
+    },
+    async removeTree(dir) {
+      const r = await request({ argv: ['rm', '-rf', '--', dir] });
+      if (r.code !== 0) {
+        throw new RootlessError(`cannot remove ${dir}: ${r.stderr.trim() || `rm exited with ${r.code ?? r.signal}`}`, { step: 'remove tree', subject: dir });
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        // Waiting for the launcher must keep the caller alive.
+        child.ref();
+        for (const s of streams) s.ref?.();
+        child.stdin!.end();
+        await exited;
+      })();
+      return closing;
+    },
+  };
+}

@@ -2,19 +2,19 @@
 // unprivileged user, with the real launcher, real namespaces, and the real
 // slirp4netns and pasta. Servers inside are test/helpers/port-target.ts;
 // clients run here, on the host side, on host ports the kernel picks.
-import test, { type ExecutionContext } from 'ava';
-import { randomBytes } from 'node:crypto';
+// What every driver must do (tcp, udp, tcp6, half-close, refused inside,
+// runtime changes, 64 MiB) is port-drivers.test.ts; here is what is
+// particular to one driver: conflicts, faults, limits, the relay's life.
+import test from 'ava';
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  TARGET, U, alive, e2e, e2eUnless, eventually, exchange, freePorts, portSession, readAll, refused, run, runWithPorts, sha, udpExchange, userDir,
+  TARGET, U, alive, e2e, e2eUnless, eventually, exchange, portSession, refused, run, runWithPorts, userDir,
 } from '../helpers/e2e.js';
-import { SOURCE_BLOCKS, SOURCE_BLOCK_SIZE, deterministicSha } from '../helpers/port-data.js';
 
 const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 for (const bin of ['slirp4netns', 'pasta']) {
@@ -23,31 +23,9 @@ for (const bin of ['slirp4netns', 'pasta']) {
 const withSlirp = e2eUnless(has('slirp4netns') ? undefined : 'slirp4netns is not installed');
 const withPasta = e2eUnless(has('pasta') ? undefined : 'pasta is not installed');
 
-async function bigEcho(t: ExecutionContext, port: number, host = '127.0.0.1'): Promise<void> {
-  const payload = randomBytes(64 << 20);
-  const back = await exchange(port, host, payload);
-  t.is(back.length, payload.length, '64 MiB back');
-  t.is(sha(back), sha(payload), 'sha256 matches');
-}
-
 const BUILTIN = ['--net=none', '--port-driver=builtin'];
 
 // --- builtin ----------------------------------------------------------------
-
-e2e('builtin: tcp, tcp6 and udp reach the servers inside', async (t) => {
-  const s = await portSession(t, 3, ([a, b, c]) => [...BUILTIN, '-p', `127.0.0.1:${a}:80/tcp`, '-p', `[::1]:${b}:80/tcp6`, '-p', `127.0.0.1:${c}:53/udp`], ['tcp-echo:80', 'udp-echo:53']);
-  const [a, b, c] = s.ports as [number, number, number];
-  t.is((await exchange(a, '127.0.0.1', 'over tcp')).toString(), 'over tcp');
-  t.is((await exchange(b, '::1', 'over tcp6')).toString(), 'over tcp6');
-  t.is(await udpExchange(c, '127.0.0.1', 'over udp'), 'over udp');
-  await s.stop();
-});
-
-e2e('builtin: 64 MiB each way with matching sha256', async (t) => {
-  const s = await portSession(t, 1, ([p]) => [...BUILTIN, '-p', `127.0.0.1:${p}:80/tcp`], ['tcp-echo:80']);
-  await bigEcho(t, s.ports[0]!);
-  await s.stop();
-});
 
 e2e('builtin: 200 concurrent connections', async (t) => {
   const s = await portSession(t, 1, ([p]) => [...BUILTIN, '-p', `127.0.0.1:${p}:80/tcp`], ['tcp-echo:80']);
@@ -58,27 +36,6 @@ e2e('builtin: 200 concurrent connections', async (t) => {
     }),
   );
   t.is(results.filter(Boolean).length, 200);
-  await s.stop();
-});
-
-e2e('builtin: half-close: the client shuts down writing and still reads the reply', async (t) => {
-  const s = await portSession(t, 1, ([p]) => [...BUILTIN, '-p', `127.0.0.1:${p}:81/tcp`], ['count:81']);
-  const body = randomBytes(3 << 20);
-  // The server answers only once it has read EOF.
-  t.is((await exchange(s.ports[0]!, '127.0.0.1', body)).toString(), `${body.length} ${sha(body)}`);
-  await s.stop();
-});
-
-e2e('builtin: nothing listening inside: the host connection is reset, the session unharmed', async (t) => {
-  const s = await portSession(t, 1, ([p]) => [...BUILTIN, '-p', `127.0.0.1:${p}:99/tcp`], ['tcp-echo:80']);
-  const c = connect(s.ports[0]!, '127.0.0.1');
-  const outcome = await new Promise<string>((res) => {
-    c.on('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
-    c.on('data', () => res('data'));
-    c.on('close', () => res('closed'));
-  });
-  t.true(outcome === 'ECONNRESET' || outcome === 'closed', outcome);
-  t.is(s.child.exitCode, null);
   await s.stop();
 });
 
@@ -142,15 +99,6 @@ e2e('builtin: api.sock is 0600 and appears only once every -p port listens', asy
 
 // --- slirp4netns ------------------------------------------------------------
 
-withSlirp('slirp4netns driver: tcp and udp, 64 MiB each way', async (t) => {
-  const s = await portSession(t, 2, ([a, b]) => ['--net=slirp4netns', '--port-driver=slirp4netns', '-p', `127.0.0.1:${a}:80/tcp`, '-p', `127.0.0.1:${b}:53/udp`], ['tcp-echo:80', 'udp-echo:53']);
-  const [a, b] = s.ports as [number, number];
-  t.is((await exchange(a, '127.0.0.1', 'via slirp4netns')).toString(), 'via slirp4netns');
-  t.is(await udpExchange(b, '127.0.0.1', 'udp via slirp4netns'), 'udp via slirp4netns');
-  await bigEcho(t, a);
-  await s.stop();
-});
-
 withSlirp('slirp4netns driver: a parent port in use is one line naming the spec', async (t) => {
   const blocker = createServer();
   await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
@@ -162,61 +110,21 @@ withSlirp('slirp4netns driver: a parent port in use is one line naming the spec'
   t.is(r.stderr.trim().split('\n').filter((l) => !l.startsWith('rootless: warning: ')).length, 1, r.stderr);
 });
 
-withSlirp('builtin driver over --net=slirp4netns: tcp6 and udp', async (t) => {
-  const s = await portSession(t, 2, ([a, b]) => ['--net=slirp4netns', '--port-driver=builtin', '-p', `[::1]:${a}:80/tcp6`, '-p', `127.0.0.1:${b}:53/udp`], ['tcp-echo:80', 'udp-echo:53']);
-  const [a, b] = s.ports as [number, number];
-  t.is((await exchange(a, '::1', 'v6 via builtin')).toString(), 'v6 via builtin');
-  t.is(await udpExchange(b, '127.0.0.1', 'udp via builtin'), 'udp via builtin');
-  await s.stop();
-});
-
 // --- implicit (pasta) --------------------------------------------------------
 
-/** A local, non-loopback IPv4 address of this host (traffic to it never leaves the machine). */
-function localAddress(): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return undefined;
-}
-
-withPasta('implicit driver (pasta): tcp and udp given at start, listed, runtime changes refused', async (t) => {
+withPasta('implicit driver (pasta): the ports given at start are listed, in order, with their protos', async (t) => {
   const s = await portSession(
     t,
-    4,
-    ([a, b, c, d]) => ['--net=pasta', '--port-driver=implicit', '-p', `127.0.0.1:${a}:80/tcp`, '-p', `${b}:53/udp`, '-p', `127.0.0.1:${c}:81/tcp`, '-p', `127.0.0.1:${d}:83/tcp`],
-    ['tcp-echo:80', 'udp-echo:53', 'count:81', 'source:83'],
+    3,
+    ([a, b, c]) => ['--net=pasta', '--port-driver=implicit', '-p', `127.0.0.1:${a}:80/tcp`, '-p', `${b}:53/udp`, '-p', `127.0.0.1:${c}:81/tcp`],
+    ['tcp-echo:80', 'udp-echo:53', 'count:81'],
   );
-  const [a, b, c, d] = s.ports as [number, number, number, number];
-  t.is((await exchange(a, '127.0.0.1', 'via pasta')).toString(), 'via pasta');
-  // pasta's loopback ("spliced") UDP path loses the replies with Debian
-  // 12's passt on this kernel (pasta alone does the same); its tap path,
-  // taken for the host's own non-loopback address, works.
-  const local = localAddress();
-  if (local === undefined) t.log('no non-loopback address on this host: pasta UDP not exercised');
-  else t.is(await udpExchange(b, local, 'udp via pasta'), 'udp via pasta');
-  // 64 MiB each way, one way at a time, and no half-close before data
-  // comes back: Debian 12's pasta (alone too) now and then drops the tail
-  // of what flows towards a client that has shut down its writing.
-  const up = randomBytes(64 << 20);
-  t.is((await exchange(c, '127.0.0.1', up)).toString(), `${up.length} ${sha(up)}`, '64 MiB in');
-  const down = await readAll(connect(d, '127.0.0.1'));
-  t.is(down.length, SOURCE_BLOCKS * SOURCE_BLOCK_SIZE, '64 MiB out');
-  t.is(sha(down), deterministicSha());
+  const [a, b, c] = s.ports as [number, number, number];
   const ls = await run(U, ['ports', '--state-dir', s.stateDir!, 'ls', '--json']);
   t.is(ls.code, 0, ls.stderr);
   const ports = JSON.parse(ls.stdout) as { id: number; spec: { proto: string; parentPort: number } }[];
-  t.deepEqual(ports.map((p) => [p.spec.proto, p.spec.parentPort]), [['tcp', a], ['udp', b], ['tcp', c], ['tcp', d]]);
-  const [other] = await freePorts(1);
-  const add = await run(U, ['ports', '--state-dir', s.stateDir!, 'add', `127.0.0.1:${other}:80/tcp`]);
-  t.is(add.code, 1);
-  t.regex(add.stderr, /cannot change ports while the session runs/);
-  t.is(add.stderr.trim().split('\n').length, 1);
-  const rm = await run(U, ['ports', '--state-dir', s.stateDir!, 'rm', '1']);
-  t.is(rm.code, 1);
-  t.regex(rm.stderr, /cannot change ports/);
-  // Still forwarding.
-  t.is((await exchange(a, '127.0.0.1', 'still')).toString(), 'still');
+  t.deepEqual(ports.map((p) => [p.id, p.spec.proto, p.spec.parentPort]), [[1, 'tcp', a], [2, 'udp', b], [3, 'tcp', c]]);
+  t.is((await exchange(a, '127.0.0.1', 'via pasta')).toString(), 'via pasta');
   await s.stop();
 });
 

@@ -4,9 +4,10 @@
 // which a new network namespace cannot reach).
 //
 // A thread, not the event loop: N-API has no fd watcher (libuv is not part
-// of it), and a send to a busy service manager blocks until it reads; the
-// launcher's event loop must not wait on that. The thread owns both sockets
-// once started; JavaScript only hears what was relayed (for the log).
+// of it), and a send to a busy service manager blocks until it reads (at
+// most kSendTimeoutSec); the launcher's event loop must not wait on that.
+// The thread owns both sockets once started; JavaScript only hears what
+// was relayed (for the log).
 //
 // Each datagram is forwarded whole (its size is read first, nothing is
 // truncated), with "MAINPID=" lines dropped and "MAINPID=<mainPid>"
@@ -21,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ namespace {
 
 // SCM_MAX_FD in the kernel: the most fds one message carries.
 constexpr size_t kMaxFds = 253;
+constexpr time_t kSendTimeoutSec = 5;
 
 struct Relayed {
   std::string message;  // the datagram as received
@@ -73,7 +76,7 @@ void CloseFds(const std::vector<int>& fds) {
   for (int fd : fds) close(fd);
 }
 
-int SendOne(Relay& r, const std::string& data, const std::vector<int>& fds) {
+int SendOne(Relay& r, const std::string& data, const std::vector<int>& fds, int flags) {
   iovec iov{const_cast<char*>(data.data()), data.size()};
   msghdr mh{};
   mh.msg_name = &r.addr;
@@ -92,7 +95,7 @@ int SendOne(Relay& r, const std::string& data, const std::vector<int>& fds) {
     memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   for (;;) {
-    if (sendmsg(r.out, &mh, MSG_NOSIGNAL) >= 0) return 0;
+    if (sendmsg(r.out, &mh, MSG_NOSIGNAL | flags) >= 0) return 0;
     if (errno != EINTR) return errno;
   }
 }
@@ -114,14 +117,14 @@ std::string Strip(const std::string& msg, const std::string& prefix) {
   return out;
 }
 
-int Forward(Relay& r, const std::string& msg, const std::vector<int>& fds) {
+int Forward(Relay& r, const std::string& msg, const std::vector<int>& fds, int flags) {
   std::string body = Strip(msg, r.dropPrefix);
   std::string joined = body.empty() ? r.append : body + "\n" + r.append;
-  if (joined.size() <= r.limit || body.empty()) return SendOne(r, joined, fds);
+  if (joined.size() <= r.limit || body.empty()) return SendOne(r, joined, fds, flags);
   // Over the limit with our line: the line alone first, then the message
   // as the sender meant it (which the manager judges by its own limit).
-  int err = SendOne(r, r.append, {});
-  return err ? err : SendOne(r, body, fds);
+  int err = SendOne(r, r.append, {}, flags);
+  return err ? err : SendOne(r, body, fds, flags);
 }
 
 void Deliver(Relay& r, Relayed* ev) {
@@ -188,7 +191,9 @@ void Loop(std::shared_ptr<Relay> r) {
     }
     auto* ev = new Relayed{std::string(buf.data(), static_cast<size_t>(n)), static_cast<int>(fds.size()), pid, 0,
                            (mh.msg_flags & MSG_CTRUNC) != 0, false};
-    if (n > 0) ev->error = Forward(*r, ev->message, fds);
+    // Draining at the end: a manager whose queue is full loses the rest
+    // (reported) rather than hold the launcher's exit.
+    if (n > 0) ev->error = Forward(*r, ev->message, fds, stopping ? MSG_DONTWAIT : 0);
     CloseFds(fds);
     Deliver(*r, ev);
   }
@@ -237,6 +242,11 @@ Napi::Value NotifyRelayStart(const Napi::CallbackInfo& info) {
   if (setsockopt(r->sock, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) != 0) fail("setsockopt", "SO_PASSCRED");
   r->out = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (r->out < 0) fail("socket", "");
+  // A manager that reads nothing for this long (its queue full) loses the
+  // message (EAGAIN, reported): the launcher's exit waits for the relay
+  // (what the target said last is relayed), so a send must end.
+  timeval sndtimeo{kSendTimeoutSec, 0};
+  if (setsockopt(r->out, SOL_SOCKET, SO_SNDTIMEO, &sndtimeo, sizeof(sndtimeo)) != 0) fail("setsockopt", "SO_SNDTIMEO");
   r->stopFd = eventfd(0, EFD_CLOEXEC);
   if (r->stopFd < 0) fail("eventfd", "");
 
@@ -252,8 +262,8 @@ Napi::Value NotifyRelayStart(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, handle);
 }
 
-// Ends the relay: its thread forwards what is queued, reports {stopped},
-// and closes the sockets. Nothing here waits for it.
+// Ends the relay: its thread forwards what is queued (without waiting on
+// a full manager), reports {stopped}, and closes the sockets.
 Napi::Value NotifyRelayStop(const Napi::CallbackInfo& info) {
   int handle = ArgInt(info, 0, "handle");
   std::shared_ptr<Relay> r;

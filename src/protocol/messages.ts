@@ -1,6 +1,28 @@
 // Messages exchanged between the parent (host namespaces) and the child
 // (inside the new namespaces). Names follow RootlessKit's handshake so the
 // two are easy to compare; payloads are ours.
+//
+//   parent                                       child
+//   ------                                       -----
+//   clone3 (pipes on fds 3, 4)  ---------------> node starts
+//   ParentHello {config}        --------------->
+//                               <--------------- ChildHello (crosses the id maps)
+//   newuidmap/newgidmap
+//   ParentInitIdmapCompleted    --------------->
+//                                                capabilities (re-exec if need be),
+//                                                mounts, /proc, --detach-netns ns
+//                               <--------------- ChildInitUserNSCompleted
+//   (unless --net=host and no port driver:)
+//   network driver attached
+//   ParentInitNetworkDriverCompleted {network} -> lo, resolv.conf, hosts
+//   ports listen, api.sock
+//   ParentInitPortDriverCompleted {port} ------> port connector
+//                                                the target runs
+//                               <--------------- ChildTargetStarted {pid}
+//                               <--------------- ChildTargetExited {code, signal}
+//
+// ChildLog may come at any time; ChildError replaces whatever was awaited
+// and ends the session.
 
 import type { RecordLevel } from '../sys/log.js';
 import type { ChildConfig } from './config.js';

@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-PKGS="build-essential cmake g++-aarch64-linux-gnu python3 uidmap slirp4netns passt rootlesskit iperf3 apache2-utils util-linux procps iproute2 systemd zsh"
+PKGS="build-essential cmake g++-aarch64-linux-gnu python3 uidmap slirp4netns passt rootlesskit iperf3 apache2-utils util-linux procps iproute2 systemd zsh fakeroot"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

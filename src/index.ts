@@ -12,10 +12,11 @@
 import { spawn as spawnProcess, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { RUN_FLAGS } from './cli/flags.js';
+import { RUN_FLAGS, parseRunFlags } from './cli/flags.js';
 import { checkAddon } from './sys/addon.js';
 import { defaultRunOptions, type RunOptions } from './cli/options.js';
 import { startSession, type Session } from './session/client.js';
+import { launcherFailure } from './session/failure.js';
 
 const DEFAULTS = defaultRunOptions(['true']);
 
@@ -43,7 +44,7 @@ export interface ProcessOptions {
 }
 
 export interface RunResult {
-  /** The target's exit code, 128+N if it was killed by signal N, 125 if rootless failed. */
+  /** The target's exit code, 128+N if it was killed by signal N (rootless's own failure rejects). */
   code: number;
   stdout: string;
   stderr: string;
@@ -83,14 +84,21 @@ export function runArgv(command: readonly string[], options: LaunchOptions = {})
   return argv;
 }
 
+/** runArgv, with the values checked here by the CLI's own parser: a UsageError now, not an exit code later. */
+function checkedArgv(command: readonly string[], options: LaunchOptions): string[] {
+  const argv = runArgv(command, options);
+  parseRunFlags(argv.slice(1), 'run');
+  return argv;
+}
+
 /**
  * Starts the launcher; the returned process is rootless's parent (signals
  * you send it reach the target). Throws AddonMissingError when the native
  * addon is neither prebuilt for this system nor built (the message says
- * what to install), TypeError for bad options.
+ * what to install), TypeError for unknown options, UsageError for bad values.
  */
 export function spawn(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): ChildProcess {
-  const argv = runArgv(command, options);
+  const argv = checkedArgv(command, options);
   checkAddon();
   const child = spawnProcess(rootlessBin(), argv, {
     cwd: proc.cwd,
@@ -108,12 +116,16 @@ export function spawn(command: readonly string[], options: LaunchOptions = {}, p
 
 /**
  * Runs a command under rootless and collects its output. Never rejects for
- * a non-zero exit; rejects with spawn's errors (AddonMissingError, TypeError).
+ * the target's exit code; rejects with RootlessError (UsageError for a bad
+ * option value) when rootless itself fails, and with spawn's errors
+ * (AddonMissingError, TypeError). Unless options.logFormat says otherwise,
+ * the launcher logs JSON records to stderr (so that its failure can be read
+ * as a typed error).
  */
 export function run(command: readonly string[], options: LaunchOptions = {}, proc: ProcessOptions = {}): Promise<RunResult> {
   let child: ChildProcess;
   try {
-    child = spawn(command, options, { ...proc, stdio: 'pipe' });
+    child = spawn(command, { logFormat: 'json', ...options }, { ...proc, stdio: 'pipe' });
   } catch (err) {
     return Promise.reject(err);
   }
@@ -124,6 +136,8 @@ export function run(command: readonly string[], options: LaunchOptions = {}, pro
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      const failure = options.logFormat === undefined || options.logFormat === 'json' ? launcherFailure(code, stderr) : undefined;
+      if (failure) return reject(failure);
       resolve({ code: exitCodeOf({ code, signal: signal === null ? null : signalNumberOf(signal) }), stdout, stderr });
     });
   });
@@ -136,11 +150,11 @@ export type SessionProcessOptions = Omit<ProcessOptions, 'stdio' | 'input'>;
  * Opens a session: one launcher whose namespaces stay open, and in which
  * each session.run() starts a command as uid 0 without starting rootless
  * again (docs/node-api.md). Rejects with RootlessError when rootless fails
- * (no sub-ids, namespaces refused, a bad option value), TypeError for an
- * unknown option. The session ends with close() or with the caller.
+ * (no sub-ids, namespaces refused; UsageError for a bad option value),
+ * TypeError for an unknown option. The session ends with close() or with the caller.
  */
 export async function openSession(options: LaunchOptions = {}, proc: SessionProcessOptions = {}): Promise<Session> {
-  runArgv(['true'], options); // TypeError now for unknown options
+  checkedArgv(['true'], options); // TypeError/UsageError now for bad options
   checkAddon();
   return startSession({
     bin: rootlessBin(),

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
 import type { AgentRequest, AgentResponse } from './protocol.js';
+import { launcherFailure } from './failure.js';
 
 export interface SessionRunOptions {
   /** Working directory inside the session (default: the session's). */
@@ -53,25 +54,12 @@ export interface LauncherStart {
 
 const AGENT = fileURLToPath(new URL('./agent.js', import.meta.url));
 
-/** rootless's own failure, from its --log-format=json error record on stderr. */
-function launcherError(stderr: string, exit: string): RootlessError {
-  for (const line of stderr.split('\n').reverse()) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const r = JSON.parse(line) as { level?: number; msg?: string; step?: string; code?: string; subject?: string; hint?: string };
-      if ((r.level ?? 0) >= 50 && typeof r.msg === 'string') {
-        return new RootlessError(r.msg, {
-          step: r.step ?? 'launch',
-          ...(r.code ? { code: r.code } : {}),
-          ...(r.subject ? { subject: r.subject } : {}),
-          ...(r.hint ? { hint: r.hint } : {}),
-        });
-      }
-    } catch {
-      // not a record of ours
-    }
-  }
+/** Why the launcher ended before the agent said it was ready. */
+function launcherError(code: number | null, signal: NodeJS.Signals | null, stderr: string): RootlessError {
+  const typed = launcherFailure(code, stderr);
+  if (typed) return typed;
   const text = stderr.trim().split('\n').slice(-3).join('; ');
+  const exit = signal ? `was killed by ${signal}` : `exited with code ${code}`;
   return new RootlessError(`the session launcher ${exit} before the session was ready${text ? `: ${text}` : ''}`, { step: 'open session' });
 }
 
@@ -109,7 +97,7 @@ export async function startSession(start: LauncherStart): Promise<Session> {
     child.stdout!.setEncoding('utf8').on('data', onData);
     child.once('error', (err: NodeJS.ErrnoException) =>
       reject(new RootlessError(`cannot start ${start.bin}: ${err.code ?? err.message}`, { step: 'spawn launcher', ...(err.code ? { code: err.code } : {}), cause: err })));
-    child.once('close', (code, signal) => reject(launcherError(stderr, signal ? `was killed by ${signal}` : `exited with code ${code}`)));
+    child.once('close', (code, signal) => reject(launcherError(code, signal, stderr)));
   });
   // A forgotten session must not keep the caller alive; the caller's exit ends it (stdin EOF).
   const streams = [child.stdin, child.stdout, child.stderr] as unknown as { ref?: () => void; unref?: () => void }[];

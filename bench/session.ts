@@ -1,0 +1,65 @@
+// bench/session: what one command costs in an open session (openSession,
+// src/session/) against `unshare --map-root-user --map-auto` and `fakeroot`
+// doing the same per call, and against the floor: the same command spawned
+// bare from Node (spawnSync, no namespace at all). Two commands: `true` and
+// `chown 1000:1000 FILE`. The four ways alternate call by call; figures are
+// medians in ms; ratios compare within this one run.
+//
+//   npm run build:ts && node dist/bench/session.js [--runs N]   (default 500)
+//
+// Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSession } from '../src/index.js';
+import { userEnv } from '../test/helpers/rootless.js';
+import { benchUser, median, spawnOpts, table, timeOnce } from './common.js';
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 500;
+const user = benchUser();
+const opts = spawnOpts(user);
+
+const dir = mkdtempSync(join(tmpdir(), 'rootless-bench-session-'));
+const file = join(dir, 'f');
+const own = join(dir, 'own'); // the bare chown's: the user's own, to the user
+for (const f of [file, own]) writeFileSync(f, '');
+for (const f of [dir, file, own]) chownSync(f, user.uid, user.gid);
+
+const s = await openSession({}, { env: userEnv(user), ...(user.switchTo ?? {}) });
+
+type Way = 'bare' | 'session' | 'unshare' | 'fakeroot';
+const WAYS: Way[] = ['bare', 'session', 'unshare', 'fakeroot'];
+const COMMANDS: Record<string, { argv: string[]; bare: string[] }> = {
+  true: { argv: ['true'], bare: ['true'] },
+  // Bare, the user cannot chown to a sub-uid: it chowns to itself (one exec all the same).
+  chown: { argv: ['chown', '1000:1000', file], bare: ['chown', `${user.uid}:${user.gid}`, own] },
+};
+
+async function once(way: Way, cmd: { argv: string[]; bare: string[] }): Promise<number> {
+  if (way === 'bare') return timeOnce(cmd.bare, opts);
+  if (way === 'unshare') return timeOnce(['unshare', '--map-root-user', '--map-auto', ...cmd.argv], opts);
+  if (way === 'fakeroot') return timeOnce(['fakeroot', ...cmd.argv], opts);
+  const t = performance.now();
+  const r = await s.run(cmd.argv);
+  const ms = performance.now() - t;
+  if (r.code !== 0) throw new Error(`${cmd.argv.join(' ')} failed in the session (${r.code}): ${r.stderr}`);
+  return ms;
+}
+
+const rows: (string | number)[][] = [];
+try {
+  for (const [name, cmd] of Object.entries(COMMANDS)) {
+    const times: Record<Way, number[]> = { bare: [], session: [], unshare: [], fakeroot: [] };
+    for (let i = 0; i < runs; i++) for (const way of WAYS) times[way].push(await once(way, cmd));
+    const m = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
+    for (const way of WAYS) {
+      rows.push([name, way, m[way].toFixed(2), (m[way] / m.bare).toFixed(2), (m[way] / m.unshare).toFixed(2)]);
+    }
+  }
+} finally {
+  await s.close();
+  rmSync(dir, { recursive: true, force: true }); // as root: the sub-uid's file goes too
+}
+process.stdout.write(`${runs} calls of each, alternating; median ms per command\n\n`);
+process.stdout.write(`${table(['command', 'way', 'ms', 'x bare spawn', 'x unshare --map-auto'], rows)}\n`);

@@ -129,7 +129,6 @@ test('tcp: nothing listening inside resets the host connection promptly', async 
   const deadPort = await port();
   try {
     addTcp(r, 1, hostPort, deadPort);
-    const started = Date.now();
     const c = connect(hostPort, '127.0.0.1');
     const outcome = await new Promise<string>((res) => {
       c.on('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
@@ -137,8 +136,10 @@ test('tcp: nothing listening inside resets the host connection promptly', async 
       c.on('data', () => res('data'));
     });
     t.true(['ECONNRESET', 'closed', 'EPIPE'].includes(outcome), outcome);
-    t.true(Date.now() - started < 5000, 'promptly');
-    t.true(await eventually(() => relayStats(r.relay).connsRefused === 1));
+    // "Promptly", without a clock: the relay counts the refusal before it
+    // resets, so the reset the client saw was its answer to the refused
+    // connect inside, not a timeout of any kind.
+    t.is(relayStats(r.relay).connsRefused, 1, 'the reset answers the refused connect');
   } finally {
     r.stop();
   }

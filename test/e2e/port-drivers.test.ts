@@ -44,7 +44,10 @@ const PASTA_HALF_CLOSE_TAIL =
 
 /** The port drivers, each with the flags that select it. One entry per driver or per driver option. */
 const PORT_DRIVERS: PortDriver[] = [
+  // The builtin driver keeps the client's address by default
+  // (--source-ip-transparent); every case runs with it off too.
   { name: 'builtin', flags: ['--net=none', '--port-driver=builtin'] },
+  { name: 'builtin, client address not kept', flags: ['--net=none', '--port-driver=builtin', '--source-ip-transparent=false'] },
   { name: 'builtin over slirp4netns', flags: ['--net=slirp4netns', '--port-driver=builtin'], needs: ['slirp4netns'] },
   {
     name: 'slirp4netns',

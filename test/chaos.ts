@@ -170,22 +170,24 @@ export async function chaos(opts: { sessions: number; seed: number; user?: TestU
       // Which of the processes exist now.
       const tree = descendantsOf(child.pid!);
       const childPid = existsSync(join(stateDir, 'child_pid')) ? Number(readFileSync(join(stateDir, 'child_pid'), 'utf8')) : undefined;
-      const targetPid = tree.find((p) => argvOf(p).includes(TARGET));
+      // The target is the child's: the launcher's guard (CLONE_VM) shares the
+      // launcher's command line, which names TARGET too.
+      const targetPid = childPid === undefined ? undefined : descendantsOf(childPid).find((p) => argvOf(p).includes(TARGET));
       const netPid = tree.find((p) => argvOf(p)[0]?.endsWith('slirp4netns'));
       const pids: Record<Victim, number | undefined> = { parent: child.pid, child: childPid, target: targetPid, net: netPid };
       const killed = !ended() && kill(pids[victim]);
       const note = `${String(i).padStart(3)} kill ${victim.padEnd(6)} at ${moment.padEnd(12)} ${killed ? `pid ${pids[victim]}` : `(not there: ${reached ? 'not started yet or gone' : 'moment not reached'})`}`;
 
+      // Nothing to kill at that moment: end the session the ordinary way.
+      if (!killed && !ended()) child.kill('SIGTERM');
       // The launcher must end by itself when its child, target or helper dies.
       let r = await Promise.race([done, until(() => false, 60_000).then(() => undefined)]);
       if (r === undefined) {
         result.hangs++;
-        result.leaks.push({ session: i, victim, moment, what: 'the launcher did not exit within 60 s of the kill' });
+        result.leaks.push({ session: i, victim, moment, what: `the launcher did not exit within 60 s of the ${killed ? 'kill' : 'SIGTERM'}` });
         child.kill('SIGKILL');
         r = await done.catch(() => undefined);
       }
-      if (!killed && victim !== 'parent') child.kill('SIGTERM');
-      if (!killed) r = await done.catch(() => undefined);
       if (transfer) child.stdout!.destroy();
 
       // What is left (the kernel takes a moment to tear a pid namespace down: wait for that, bounded).

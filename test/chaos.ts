@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, collect, run, userEnv } from './helpers/rootless.js';
+import { BIN, collect, descendants, run, userEnv } from './helpers/rootless.js';
 import { launcherUser, type TestUser } from './helpers/user.js';
 import { freePorts, refused } from './helpers/sockets.js';
 
@@ -168,12 +168,12 @@ export async function chaos(opts: { sessions: number; seed: number; user?: TestU
         void transfer.then(() => c.destroy());
       }
       // Which of the processes exist now.
-      const tree = descendantsOf(child.pid!);
+      const tree = descendants(child.pid!);
       const childPid = existsSync(join(stateDir, 'child_pid')) ? Number(readFileSync(join(stateDir, 'child_pid'), 'utf8')) : undefined;
       // The target is the child's: the launcher's guard (CLONE_VM) shares the
       // launcher's command line, which names TARGET too.
-      const targetPid = childPid === undefined ? undefined : descendantsOf(childPid).find((p) => argvOf(p).includes(TARGET));
-      const netPid = tree.find((p) => argvOf(p)[0]?.endsWith('slirp4netns'));
+      const targetPid = childPid === undefined ? undefined : descendants(childPid).find((d) => d.argv.includes(TARGET))?.pid;
+      const netPid = tree.find((d) => d.argv[0]?.endsWith('slirp4netns'))?.pid;
       const pids: Record<Victim, number | undefined> = { parent: child.pid, child: childPid, target: targetPid, net: netPid };
       const killed = !ended() && kill(pids[victim]);
       const note = `${String(i).padStart(3)} kill ${victim.padEnd(6)} at ${moment.padEnd(12)} ${killed ? `pid ${pids[victim]}` : `(not there: ${reached ? 'not started yet or gone' : 'moment not reached'})`}`;
@@ -228,30 +228,6 @@ function spawnLauncher(U: TestUser, args: string[], env: Record<string, string>)
   });
 }
 
-/** Every descendant pid of `pid`. */
-function descendantsOf(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parentOf.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const [c, pp] of parentOf) {
-      if (pp === p) {
-        out.push(c);
-        walk(c);
-      }
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 // As a script.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -2,8 +2,8 @@
 // launcher exits nothing of the session is left (issue 9, items 4 and 10).
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { collect, start, waitFor } from '../helpers/rootless.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { collect, descendants, start, waitFor } from '../helpers/rootless.js';
 import { launcherUser, type TestUser } from '../helpers/user.js';
 
 const who = launcherUser();
@@ -62,30 +62,6 @@ e2e('a signal the caller did not ignore is still forwarded (SIGHUP ends the targ
   t.is(r.code, 129, r.stderr);
 });
 
-/** Every process below `root` (by parent pid), read from /proc now. */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
 
 // CPU hogs on every core while the exit tests run: the launcher must wait
 // for its processes, not count on them being quick.
@@ -114,7 +90,7 @@ for (const c of EXIT_CASES) {
     const done = collect(child);
     await waitFor(child.stdout!, /ready/);
     // The child, the target and the network driver.
-    const session = descendants(child.pid!);
+    const session = descendants(child.pid!).map((d) => d.pid);
     t.true(session.length >= (c.flags.length > 0 ? 3 : 2), `processes below the launcher: ${session.join(' ')}`);
     if (c.end === 'SIGTERM') child.kill('SIGTERM');
     else child.stdin!.end('\n');

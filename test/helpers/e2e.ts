@@ -172,36 +172,6 @@ export function pidsWith(arg: string): number[] {
   return out;
 }
 
-/** All descendants of a pid (from /proc), with their argv. */
-export function descendants(pid: number): { pid: number; argv: string[] }[] {
-  const parentOf = new Map<number, number>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      parentOf.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const out: { pid: number; argv: string[] }[] = [];
-  const walk = (p: number): void => {
-    for (const [c, pp] of parentOf) {
-      if (pp !== p) continue;
-      let argv: string[] = [];
-      try {
-        argv = readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      } catch {
-        // gone
-      }
-      out.push({ pid: c, argv });
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
 // --- sessions ------------------------------------------------------------------------
 
 export interface SessionOptions {

@@ -12,7 +12,7 @@
 //
 // Exit status 0 when nothing leaked; the last line is a one-line summary.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,29 @@ async function until(check: () => boolean | Promise<boolean>, ms: number): Promi
   }
 }
 
+/** The pid in STATEDIR/child_pid when it is a process of the launcher LAUNCHER (not one a killed session left). */
+function childPidOf(stateDir: string, launcher: number): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(stateDir, 'child_pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return descendants(launcher).some((d) => d.pid === pid) ? pid : undefined;
+}
+
+/** A socket at PATH accepts connections (a stale one refuses). */
+function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.on('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on('error', () => resolve(false));
+  });
+}
+
 function kill(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
@@ -147,8 +170,10 @@ export async function chaos(opts: { sessions: number; seed: number; user?: TestU
       // The moment: an event of the start or of the session.
       const ended = (): boolean => child.exitCode !== null || child.signalCode !== null;
       let reached = false;
-      if (moment === 'child_pid') reached = await until(() => existsSync(join(stateDir, 'child_pid')) || ended(), 60_000);
-      else if (moment === 'api.sock') reached = await until(() => existsSync(join(stateDir, 'api.sock')) || ended(), 60_000);
+      // The state dir is shared by the sessions: a child_pid or api.sock left
+      // by a killed one is there before this launcher replaces it.
+      if (moment === 'child_pid') reached = await until(() => childPidOf(stateDir, child.pid!) !== undefined || ended(), 60_000);
+      else if (moment === 'api.sock') reached = await until(async () => (await listening(join(stateDir, 'api.sock'))) || ended(), 60_000);
       else reached = await until(() => stdout.includes('ready') || ended(), 60_000);
       let transfer: Promise<void> | undefined;
       if (moment === 'mid-transfer' && !ended()) {
@@ -169,7 +194,7 @@ export async function chaos(opts: { sessions: number; seed: number; user?: TestU
       }
       // Which of the processes exist now.
       const tree = descendants(child.pid!);
-      const childPid = existsSync(join(stateDir, 'child_pid')) ? Number(readFileSync(join(stateDir, 'child_pid'), 'utf8')) : undefined;
+      const childPid = childPidOf(stateDir, child.pid!);
       // The target is the child's: the launcher's guard (CLONE_VM) shares the
       // launcher's command line, which names TARGET too.
       const targetPid = childPid === undefined ? undefined : descendants(childPid).find((d) => d.argv.includes(TARGET))?.pid;

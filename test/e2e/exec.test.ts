@@ -4,7 +4,7 @@
 import { type ExecutionContext } from 'ava';
 import { existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, U, collect, e2e, eventually, lines, run, session as startSession, start, userDir, waitFor, type Session } from '../helpers/e2e.js';
+import { BIN, PortClash, TARGET, U, clashOn, collect, e2e, eventually, exchange, lines, refused, run, session as startSession, start, userDir, waitFor, withPorts, type Session } from '../helpers/e2e.js';
 
 const NS = ['user', 'mnt', 'net', 'pid', 'uts', 'ipc', 'cgroup'];
 const READ_NS = NS.map((n) => `readlink /proc/self/ns/${n}`).join('; ');
@@ -178,4 +178,32 @@ e2e('a command started with rootless exec does not outlive the session', async (
     const r = await done;
     t.is(r.code, 137, `${flags.join(' ') || 'no --pidns'}: ${r.stderr}`);
   }
+});
+
+e2e('rootless info NAME and rootless ports NAME reach the named session: info, add, ls, a connection through the port, rm', async (t) => {
+  const s = await startSession(t, { state: 'named', flags: ['--net=slirp4netns', '--port-driver=builtin'], command: [process.execPath, TARGET, 'tcp-echo:80'] });
+  const env = { XDG_RUNTIME_DIR: s.runtime };
+  const info = await run(U, ['info', s.name!], { env });
+  t.is(info.code, 0, info.stderr);
+  t.regex(info.stdout, new RegExp(`^State directory:\\s+${s.stateDir!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  t.regex(info.stdout, /^Network driver:\s+slirp4netns/m);
+  t.regex(info.stdout, /^Port driver:\s+builtin/m);
+  const json = JSON.parse((await run(U, ['info', '--json', s.name!], { env })).stdout) as { stateDir: string; childPID: number };
+  t.is(json.stateDir, s.stateDir!);
+  await withPorts(1, async ([port]) => {
+    const add = await run(U, ['ports', s.name!, 'add', `127.0.0.1:${port}:80/tcp`], { env });
+    if (add.code !== 0 && clashOn(add.stderr, [port!])) throw new PortClash(add.stderr);
+    t.is(add.code, 0, add.stderr);
+    const ls = JSON.parse((await run(U, ['ports', s.name!, '--json', 'ls'], { env })).stdout) as { id: number; spec: { parentPort: number; childPort: number } }[];
+    t.is(ls.length, 1);
+    t.like(ls[0]!.spec, { parentPort: port, childPort: 80 });
+    t.is((await exchange(port!, '127.0.0.1', 'through the named session')).toString(), 'through the named session');
+    const rm = await run(U, ['ports', s.name!, 'rm', String(ls[0]!.id)], { env });
+    t.is(rm.code, 0, rm.stderr);
+    t.true(await refused(port!), 'the port is closed after rm');
+  });
+  const unknown = await run(U, ['info', 'nosuchsession'], { env });
+  t.is(unknown.code, 2);
+  t.is(unknown.stderr, 'rootless info: no session named "nosuchsession" (see rootless ps)\n');
+  await s.stop();
 });

@@ -43,6 +43,20 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+std::string BytesValue(Napi::Env env, Napi::Value v, const char* name) {
+  std::string out;
+  if (v.IsString()) {
+    out = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    out.assign(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
+  } else {
+    throw Napi::TypeError::New(env, std::string(name) + " must be a string or a Buffer");
+  }
+  if (out.find('\0') != std::string::npos) throw Napi::TypeError::New(env, std::string(name) + " must not contain NUL bytes");
+  return out;
+}
+
 }  // namespace rootless
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

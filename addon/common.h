@@ -18,6 +18,10 @@ const char* ErrnoName(int err);
 // Argument helpers that throw TypeError naming the argument.
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
+// Argv elements, environment entries and paths are bytes in Linux, not text:
+// a Buffer/Uint8Array gives its bytes as they are, a string its UTF-8. A NUL
+// (which would end the C string early) is a TypeError naming `name`.
+std::string BytesValue(Napi::Env env, Napi::Value v, const char* name);
 
 void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitProcWatch(Napi::Env env, Napi::Object exports);

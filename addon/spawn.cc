@@ -80,43 +80,37 @@ struct Plan {
 
 constexpr char kListenPid[] = "LISTEN_PID=";
 
-std::vector<std::string> StringArray(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
+std::vector<std::string> BytesArray(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings or Buffers");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<std::string> out;
   out.reserve(a.Length());
-  for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsString()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
-    std::string s = e.As<Napi::String>().Utf8Value();
-    if (s.find('\0') != std::string::npos)
-      throw Napi::TypeError::New(env, std::string(name) + " must not contain NUL bytes");
-    out.push_back(std::move(s));
-  }
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(BytesValue(env, a.Get(i), name));
   return out;
 }
 
 Plan ReadPlan(Napi::Env env, Napi::Object o) {
   Plan p;
-  if (!o.Get("file").IsString()) throw Napi::TypeError::New(env, "file must be a string");
-  p.file = o.Get("file").As<Napi::String>().Utf8Value();
-  p.argv = StringArray(env, o.Get("argv"), "argv");
-  p.envp = StringArray(env, o.Get("envp"), "envp");
+  p.file = BytesValue(env, o.Get("file"), "file");
+  p.argv = BytesArray(env, o.Get("argv"), "argv");
+  p.envp = BytesArray(env, o.Get("envp"), "envp");
   if (o.Get("listenPidEnv").ToBoolean()) {
     p.listen_pid_env = static_cast<int>(p.envp.size());
     p.envp.push_back(std::string(kListenPid) + std::string(24, '0'));
   }
-  if (o.Get("searchPath").IsString() && p.file.find('/') == std::string::npos) {
+  Napi::Value search = o.Get("searchPath");
+  if (!search.IsUndefined() && !search.IsNull() && p.file.find('/') == std::string::npos) {
     p.has_search_path = true;
-    p.search_path = o.Get("searchPath").As<Napi::String>().Utf8Value();
+    p.search_path = BytesValue(env, search, "searchPath");
     p.exec_buf.assign(p.search_path.size() + p.file.size() + 3, '\0');
   }
   for (auto& s : p.argv) p.argvp.push_back(const_cast<char*>(s.c_str()));
   p.argvp.push_back(nullptr);
   for (auto& s : p.envp) p.envpp.push_back(const_cast<char*>(s.c_str()));
   p.envpp.push_back(nullptr);
-  if (o.Get("cwd").IsString()) {
-    p.cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  Napi::Value cwd = o.Get("cwd");
+  if (!cwd.IsUndefined() && !cwd.IsNull()) {
+    p.cwd = BytesValue(env, cwd, "cwd");
     p.has_cwd = true;
   }
   if (o.Get("cloneFlags").IsNumber())

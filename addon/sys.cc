@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -141,7 +142,7 @@ Napi::Value PidfdExited(const Napi::CallbackInfo& info) {
 // throwing. keepFds lose FD_CLOEXEC (libuv may have set it on fds it wraps).
 Napi::Value Execve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string file = ArgString(info, 0, "file");
+  std::string file = BytesValue(env, info[0], "file");
   if (info.Length() > 3 && info[3].IsArray()) {
     Napi::Array keep = info[3].As<Napi::Array>();
     for (uint32_t i = 0; i < keep.Length(); i++) {
@@ -152,8 +153,11 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   }
   std::vector<std::string> argv, envp;
   for (auto* pair : {&argv, &envp}) {
-    Napi::Array a = info[pair == &argv ? 1 : 2].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) pair->push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    const char* name = pair == &argv ? "argv" : "envp";
+    Napi::Value v = info[pair == &argv ? 1 : 2];
+    if (!v.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array");
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) pair->push_back(BytesValue(env, a.Get(i), name));
   }
   std::vector<char*> av, ev;
   for (auto& s : argv) av.push_back(const_cast<char*>(s.c_str()));
@@ -162,6 +166,21 @@ Napi::Value Execve(const Napi::CallbackInfo& info) {
   ev.push_back(nullptr);
   execve(file.c_str(), av.data(), ev.data());
   ThrowErrno(env, errno, "execve", file);
+}
+
+// reapChild(pid, block) -> true when the child was reaped. For children
+// this process inherited from the program it replaced (bin/rootless's
+// here-document writer): node waits only for the children it started.
+Napi::Value ReapChild(const Napi::CallbackInfo& info) {
+  pid_t pid = ArgInt(info, 0, "pid");
+  int options = info[1].ToBoolean() ? 0 : WNOHANG;
+  int status;
+  pid_t got;
+  do {
+    got = waitpid(pid, &status, options);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) ThrowErrno(info.Env(), errno, "waitpid", std::to_string(pid));
+  return Napi::Boolean::New(info.Env(), got == pid);
 }
 
 // pollFd(fd, wantWrite, timeoutMs) -> true when ready (or hung up), false on timeout.
@@ -229,6 +248,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdExited", Napi::Function::New(env, PidfdExited, "pidfdExited"));
   exports.Set("execve", Napi::Function::New(env, Execve, "execve"));
+  exports.Set("reapChild", Napi::Function::New(env, ReapChild, "reapChild"));
   exports.Set("pollFd", Napi::Function::New(env, PollFd, "pollFd"));
   exports.Set("getpgrp", Napi::Function::New(env, Getpgrp, "getpgrp"));
   exports.Set("tcgetpgrp", Napi::Function::New(env, Tcgetpgrp, "tcgetpgrp"));

@@ -3,13 +3,17 @@
 // every caller gets the same typed error.
 
 
+/** An argv element, environment entry or path: a Buffer as its bytes are,
+ * a string as UTF-8 (Linux takes bytes, which need not be UTF-8). */
+export type Bytes = string | Uint8Array;
+
 export interface SpawnOptions {
   /** Absolute path of the program to execute (no PATH search here). */
-  file: string;
-  argv: string[];
-  /** "NAME=value" strings. */
-  envp: string[];
-  cwd?: string;
+  file: Bytes;
+  argv: Bytes[];
+  /** "NAME=value" entries (any bytes but NUL; as given, even without '='). */
+  envp: Bytes[];
+  cwd?: Bytes;
   /** CLONE_NEW* flags, see cloneFlags. 0 for a plain fork+exec. */
   cloneFlags?: number;
   /** Index = fd number in the new process, value = fd here, -1 = closed.
@@ -25,7 +29,7 @@ export interface SpawnOptions {
   listenPidEnv?: boolean;
   /** When `file` has no '/': search it in these ':'-separated directories
    * in the new process, after setns (execvp-style; ENOENT/EACCES as step "execve"). */
-  searchPath?: string;
+  searchPath?: Bytes;
   /** Raise every permitted capability into the inheritable and ambient sets,
    * so the program starts with them (DESIGN.md: the ambient fast path). */
   raiseAmbientCaps?: boolean;
@@ -78,7 +82,8 @@ interface Addon {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, sig: number): boolean;
   pidfdExited(pidfd: number): boolean;
-  execve(file: string, argv: string[], envp: string[], keepFds?: number[]): never;
+  execve(file: Bytes, argv: Bytes[], envp: Bytes[], keepFds?: number[]): never;
+  reapChild(pid: number, block: boolean): boolean;
   pollFd(fd: number, wantWrite: boolean, timeoutMs: number): boolean;
   getpgrp(): number;
   tcgetpgrp(fd: number): number;
@@ -118,7 +123,8 @@ export const umount2 = wrap(addon.umount2);
 export const pidfdOpen = wrap(addon.pidfdOpen);
 export const pidfdSendSignal = wrap(addon.pidfdSendSignal);
 export const pidfdExited = wrap(addon.pidfdExited);
-export const execve = wrap(addon.execve) as (file: string, argv: string[], envp: string[], keepFds?: number[]) => never;
+export const execve = wrap(addon.execve) as (file: Bytes, argv: Bytes[], envp: Bytes[], keepFds?: number[]) => never;
+export const reapChild = wrap(addon.reapChild);
 export const pollFd = wrap(addon.pollFd);
 export const getpgrp = wrap(addon.getpgrp);
 export const tcgetpgrp = wrap(addon.tcgetpgrp);

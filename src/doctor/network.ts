@@ -1,46 +1,41 @@
 // The user-mode network drivers (optional: only --net=slirp4netns / pasta
-// need them): present, their versions and the features this copy has, and
-// /dev/net/tun, which both open inside the namespace.
-import { parseProbe, statusHasSeccomp } from '../net/probe.js';
-import { which } from './host.js';
+// need them): each driver's own check (the one the launcher's preflight
+// runs), on a host that probes the program's features; and /dev/net/tun,
+// which both open inside the namespace.
+import { NETWORK_DRIVER_NAMES, networkDriver, type DriverHost } from '../net/index.js';
+import { parseProbe } from '../net/probe.js';
 import type { Check, FileInfo, Host } from './types.js';
 
-const DRIVERS = [
-  { name: 'slirp4netns', binary: 'slirp4netns', install: 'Debian/Ubuntu: sudo apt-get install slirp4netns\nFedora:        sudo dnf install slirp4netns' },
-  { name: 'pasta', binary: 'pasta', install: 'Debian/Ubuntu: sudo apt-get install passt\nFedora:        sudo dnf install passt' },
-] as const;
+const TOOL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-function kernelSeccomp(host: Host): boolean {
-  return statusHasSeccomp(host.read('/proc/self/status') ?? '');
-}
-
-function hostIpv6(host: Host): boolean {
-  return (host.read('/proc/net/if_inet6') ?? '').trim() !== '';
+/** The doctor's view of the machine as a driver's check reads it: files by stat, as `which` finds them. */
+export function driverHost(host: Host): DriverHost {
+  return {
+    env: { ...host.env, PATH: (host.env.PATH ?? TOOL_PATH).split(':').filter((d) => d.startsWith('/')).join(':') },
+    cwd: '/',
+    read: (p) => host.read(p),
+    executable(p) {
+      const st = host.stat(p);
+      if (st === undefined) return 'ENOENT';
+      if (st.kind !== 'file') return 'EISDIR';
+      return (st.mode & 0o111) !== 0 ? undefined : 'EACCES';
+    },
+    features: (p) => host.features(p),
+  };
 }
 
 export async function networkChecks(host: Host): Promise<Check[]> {
   const checks: Check[] = [];
-  for (const d of DRIVERS) {
-    const file = which(host, d.binary);
-    if (file === undefined) {
-      checks.push({ name: d.name, status: 'warn', message: `${d.binary} is not in PATH: --net=${d.name} cannot be used`, fix: d.install });
-      continue;
+  const view = driverHost(host);
+  for (const name of NETWORK_DRIVER_NAMES) {
+    const d = await networkDriver(name);
+    if (d.program === undefined) continue;
+    const r = await d.check(view);
+    if (r.problem !== undefined) {
+      checks.push({ name, status: 'warn', message: r.problem.message, fix: d.program.install });
+    } else {
+      checks.push({ name, status: 'ok', message: `${r.program}: ${r.version}; ${(r.features ?? []).join(', ')}` });
     }
-    const f = await host.features(file);
-    if (f === undefined) {
-      checks.push({ name: d.name, status: 'warn', message: `${file} did not answer --version/--help`, fix: d.install });
-      continue;
-    }
-    const has = (o: string): boolean => f.options.includes(o);
-    const features =
-      d.name === 'slirp4netns'
-        ? [
-            `sandbox ${has('--enable-sandbox') ? 'yes' : 'no'}`,
-            `seccomp ${has('--enable-seccomp') ? (kernelSeccomp(host) ? 'yes' : 'no (the kernel has no seccomp)') : 'no'}`,
-            `IPv6 ${has('--enable-ipv6') ? 'yes' : 'no'}`,
-          ]
-        : [`IPv6 ${hostIpv6(host) ? 'yes' : 'no (the host has no IPv6 address)'}`];
-    checks.push({ name: d.name, status: 'ok', message: `${file}: ${f.version}; ${features.join(', ')}` });
   }
   checks.push(tunCheck(host));
   return checks;

@@ -1,57 +1,18 @@
 // Network drivers, parent half: attach user-mode networking to the child's
 // network namespace and say what the child must configure on its side.
-// One folder per driver (parent and child halves together); this file
-// only dispatches, and loads a driver's code only when it is used.
+// One folder per driver (parent and child halves together, the contract in
+// driver.ts); src/net/drivers.ts finds a driver's code by name.
 import type { NetworkContext, NetworkPlan, NetworkSession } from './types.js';
-import { resolveProgram } from './binary.js';
+import type { NetworkCheck } from './driver.js';
+import { networkDriver } from './drivers.js';
 
 export type { NetworkApiInfo, NetworkContext, NetworkSession } from './types.js';
+export type { DriverHost, NetworkCheck } from './driver.js';
+export { networkDriver, NETWORK_DRIVER_NAMES } from './drivers.js';
+export { runningHost } from './binary.js';
 
-const never = new Promise<never>(() => {});
-
-// Kept here (not imported from the drivers' modules) so that checking a
-// run needs none of their code.
-const PROGRAMS = {
-  slirp4netns: { flag: 'slirp4netnsBinary', debianPackage: 'slirp4netns' },
-  pasta: { flag: 'pastaBinary', debianPackage: 'passt' },
-} as const;
-
-function program(opts: NetworkPlan): string | undefined {
-  if (opts.driver !== 'slirp4netns' && opts.driver !== 'pasta') return undefined;
-  const p = PROGRAMS[opts.driver];
-  return resolveProgram({ name: opts[p.flag], driver: opts.driver, debianPackage: p.debianPackage });
-}
-
-/**
- * Before anything starts: the driver's program exists and is executable
- * (else one line naming it and its package, exit 125).
- */
-export function checkNetwork(opts: NetworkPlan): void {
-  program(opts);
-}
-
-export async function startNetwork(opts: NetworkPlan, ctx: NetworkContext): Promise<NetworkSession> {
-  if (opts.detachNetns) ctx.state.track('netns');
-  switch (opts.driver) {
-    case 'host':
-    case 'none':
-      return {
-        childInfo: { driver: opts.driver, ...(opts.detachNetns ? { detached: true } : {}) },
-        apiInfo: { driver: opts.driver, dns: [] },
-        failed: never,
-        stop: async () => {},
-      };
-    case 'slirp4netns': {
-      ctx.state.track('resolv.conf');
-      ctx.state.track('hosts');
-      const { startSlirp4netns } = await import('./slirp4netns/parent.js');
-      return startSlirp4netns(opts, ctx, program(opts)!);
-    }
-    case 'pasta': {
-      ctx.state.track('resolv.conf');
-      ctx.state.track('hosts');
-      const { startPasta } = await import('./pasta/parent.js');
-      return startPasta(opts, ctx, program(opts)!);
-    }
-  }
+/** Starts the plan's driver; `checked` is its check of this host (src/parent/preflight.ts). */
+export async function startNetwork(plan: NetworkPlan, ctx: NetworkContext, checked: NetworkCheck): Promise<NetworkSession> {
+  if (plan.detachNetns) ctx.state.track('netns');
+  return (await networkDriver(plan.driver)).start(plan, ctx, checked);
 }

@@ -4,7 +4,7 @@ import { RootlessError } from '../sys/errors.js';
 import { signalNumber } from '../sys/signals.js';
 import type { ExitStatus } from '../sys/native.js';
 import type { NetworkSession, NetworkApiInfo } from './types.js';
-import type { ChildNetworkInfo } from '../protocol/drivers.js';
+import type { ChildNetworkInfo, NetDriverName } from '../protocol/drivers.js';
 import { diedDuringSession, stopDriver, type DriverProcess } from './process.js';
 
 export interface DriverSessionParts {
@@ -15,6 +15,18 @@ export interface DriverSessionParts {
   forPorts?: unknown;
   /** Closes what the parent holds for the driver (its exit fd). */
   release?: () => void;
+}
+
+const never = new Promise<never>(() => {});
+
+/** The session of a driver that runs nothing (host, none). */
+export function idleSession(driver: NetDriverName, detached: boolean): NetworkSession {
+  return {
+    childInfo: { driver, ...(detached ? { detached: true } : {}) },
+    apiInfo: { driver, dns: [] },
+    failed: never,
+    stop: async () => {},
+  };
 }
 
 /** Grace before SIGKILL when a driver that failed to start is stopped. */

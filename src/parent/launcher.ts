@@ -13,15 +13,16 @@ import { getpgrp, tcsetpgrp } from '../sys/native.js';
 import { ownsTerminal } from '../sys/process.js';
 import { TERMINATING_SIGNALS, forwardSignals, inheritedIgnoredSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
-import { diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
+import { checkDrivers, diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
 import { openStateDir, type StateDir } from '../sys/statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { startNotifyRelay, type NotifyRelay } from './notify.js';
 import { mark } from '../sys/trace.js';
 import { prepareIsolation } from './isolation.js';
-import { checkNetwork, startNetwork, type NetworkSession } from '../net/index.js';
-import { checkPorts, preparePorts, startPorts, type PortSession } from '../port/index.js';
+import { startNetwork, type NetworkSession } from '../net/index.js';
+import { portDriver, type PortSession } from '../port/index.js';
+import { CHILD_FD } from '../protocol/config.js';
 import type { LaunchPlan } from './plan.js';
 import { ApiSession } from '../api/session.js';
 
@@ -47,8 +48,7 @@ function identity(): UserIdentity {
 }
 
 export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResult> {
-  checkPorts(opts.ports);
-  checkNetwork(opts.network);
+  const netChecked = await checkDrivers(opts);
   const isolation = prepareIsolation(opts);
   const nnp = noNewPrivs();
   if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
@@ -59,14 +59,15 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
   // namespace; the child makes the isolated one at $STATE/netns.
   const namespaces = { pid: opts.pidns, net: opts.network.driver !== 'host' && !opts.network.detachNetns, uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
   // The builtin port driver's control sockets go to the child with it.
-  const portPrep = await preparePorts(opts.ports);
+  const portDrv = await portDriver(opts.ports.driver);
+  const portPrep = await portDrv.prepare(opts.ports);
   const child = await spawnChild({
     namespaces,
     ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
     onLog: (m: ChildLog) => relayChildLog(log, m),
-    extraFds: portPrep ? portPrep.placeAfter(isolation.childFds) : isolation.childFds,
+    extraFds: [...isolation.childFds, ...portPrep.childFds],
   });
-  portPrep?.afterClone();
+  portPrep.cloned(portPrep.childFds.map((_, i) => CHILD_FD.firstActivated + isolation.childFds.length + i));
   mark('parent', 'cloned');
   let state: StateDir | undefined;
   let network: NetworkSession | undefined;
@@ -135,9 +136,9 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     // The network driver attaches to namespaces that exist since the clone:
     // it starts now, while the child's node boots (not with --detach-netns,
     // whose namespace the child makes).
-    const netCtx = { childPid: child.pid, state, log, fromPorts: portPrep?.forNetwork };
+    const netCtx = { childPid: child.pid, state, log, fromPorts: portPrep.forNetwork };
     if (awaitDrivers && !opts.network.detachNetns) {
-      networkStarting = startNetwork(opts.network, netCtx);
+      networkStarting = startNetwork(opts.network, netCtx, netChecked);
       networkStarting.catch(() => {}); // awaited below
     }
 
@@ -156,13 +157,13 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     if (awaitDrivers) {
       // The drivers attach to the child's namespaces; the child then
       // configures its side and starts the target.
-      network = await (networkStarting ?? startNetwork(opts.network, netCtx));
+      network = await (networkStarting ?? startNetwork(opts.network, netCtx, netChecked));
       failures.push(network.failed);
       child.channel.send({ type: 'ParentInitNetworkDriverCompleted', network: network.childInfo });
-      ports = await startPorts(opts.ports, {
-        childPid: child.pid, state, log, fromNetwork: network.forPorts, prep: portPrep,
+      ports = await portDrv.start(opts.ports, {
+        childPid: child.pid, state, log, fromNetwork: network.forPorts,
         ...(opts.network.detachNetns ? { netnsPath: join(state.path, 'netns') } : {}),
-      });
+      }, portPrep);
       failures.push(ports.failed);
       // api.sock last: RootlessKit's clients take it as "ready".
       await api.start({ state, childPid: child.pid, network, ports });
@@ -187,7 +188,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     await notify?.stop();
     await api.close();
     await ports?.stop();
-    portPrep?.discard();
+    portPrep.discard();
     await (network ?? (await networkStarting?.catch(() => undefined)))?.stop();
     if (foreground) {
       try {

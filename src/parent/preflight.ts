@@ -2,6 +2,9 @@
 // that says what is wrong and what to change.
 import { readFileSync } from 'node:fs';
 import { RootlessError, type SyscallError } from '../sys/errors.js';
+import { networkDriver, runningHost, type NetworkCheck } from '../net/index.js';
+import { portDriver } from '../port/index.js';
+import type { LaunchPlan } from './plan.js';
 
 export type ProcReader = (path: string) => string | undefined;
 
@@ -92,4 +95,18 @@ export function diagnoseNoCapabilities(err: RootlessError, read: ProcReader = re
     return new RootlessError(p.message, { step: err.step, code: err.code ?? 'EPERM', cause: err, hint: p.fix });
   }
   return err;
+}
+
+/**
+ * Before anything starts: the port driver can forward what -p asks (else a
+ * UsageError), and the network driver can run on this host (else one line
+ * naming its program and package). `rootless doctor` asks the same drivers
+ * the same question (src/doctor/network.ts). The network driver's check
+ * goes to its start.
+ */
+export async function checkDrivers(plan: Pick<LaunchPlan, 'network' | 'ports'>): Promise<NetworkCheck> {
+  (await portDriver(plan.ports.driver)).check(plan.ports);
+  const checked = await (await networkDriver(plan.network.driver)).check(runningHost(), plan.network);
+  if (checked.problem) throw checked.problem;
+  return checked;
 }

@@ -18,6 +18,8 @@ import { programFeatures, type ProgramFeatures } from '../probe.js';
 import { spawnDriver, waitReady } from '../process.js';
 import { abandon, driverSession } from '../session.js';
 import { detachedNetnsPath } from '../detach/parent.js';
+import { checkProgram } from '../binary.js';
+import type { DriverProgramInfo, NetworkParentDriver } from '../driver.js';
 
 export const PID_FIFO = 'pasta.pid';
 const READY_TIMEOUT_MS = 30_000;
@@ -76,6 +78,25 @@ export function pastaArgs(o: {
   }
   return args;
 }
+
+const PROGRAM: DriverProgramInfo = {
+  name: 'pasta', setting: 'pastaBinary', debianPackage: 'passt',
+  install: 'Debian/Ubuntu: sudo apt-get install passt\nFedora:        sudo dnf install passt',
+};
+
+export const driver: NetworkParentDriver = {
+  name: 'pasta',
+  program: PROGRAM,
+  check(host, settings) {
+    const hostIpv6 = (host.read('/proc/net/if_inet6') ?? '').trim() !== '';
+    return checkProgram(host, 'pasta', PROGRAM, settings, () => [`IPv6 ${hostIpv6 ? 'yes' : 'no (the host has no IPv6 address)'}`]);
+  },
+  start: (plan, ctx, checked) => {
+    ctx.state.track('resolv.conf');
+    ctx.state.track('hosts');
+    return startPasta(plan, ctx, checked.program!);
+  },
+};
 
 export async function startPasta(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
   const features = await programFeatures(file, ctx.log);

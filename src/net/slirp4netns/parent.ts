@@ -11,10 +11,12 @@ import { RootlessError } from '../../sys/errors.js';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { cloneFlags, close, pipe2 } from '../../sys/native.js';
 import { guestNetwork } from '../cidr.js';
-import { kernelHasSeccomp, programFeatures, type ProgramFeatures } from '../probe.js';
+import { kernelHasSeccomp, programFeatures, statusHasSeccomp, type ProgramFeatures } from '../probe.js';
 import { spawnDriver, waitReady } from '../process.js';
 import { abandon, driverSession } from '../session.js';
 import { detachedNetnsPath } from '../detach/parent.js';
+import { checkProgram } from '../binary.js';
+import type { DriverProgramInfo, NetworkParentDriver } from '../driver.js';
 
 export const API_SOCKET = 'slirp4netns.sock';
 /** sun_path is 108 bytes with its NUL. */
@@ -72,6 +74,32 @@ export function slirp4netnsArgs(o: {
   }
   return args;
 }
+
+const PROGRAM: DriverProgramInfo = {
+  name: 'slirp4netns', setting: 'slirp4netnsBinary', debianPackage: 'slirp4netns',
+  install: 'Debian/Ubuntu: sudo apt-get install slirp4netns\nFedora:        sudo dnf install slirp4netns',
+};
+
+export const driver: NetworkParentDriver = {
+  name: 'slirp4netns',
+  program: PROGRAM,
+  check(host, settings) {
+    return checkProgram(host, 'slirp4netns', PROGRAM, settings, (f) => {
+      const has = (o: string): boolean => f.options.includes(o);
+      const seccompKernel = statusHasSeccomp(host.read('/proc/self/status') ?? '');
+      return [
+        `sandbox ${has('--enable-sandbox') ? 'yes' : 'no'}`,
+        `seccomp ${has('--enable-seccomp') ? (seccompKernel ? 'yes' : 'no (the kernel has no seccomp)') : 'no'}`,
+        `IPv6 ${has('--enable-ipv6') ? 'yes' : 'no'}`,
+      ];
+    });
+  },
+  start: (plan, ctx, checked) => {
+    ctx.state.track('resolv.conf');
+    ctx.state.track('hosts');
+    return startSlirp4netns(plan, ctx, checked.program!);
+  },
+};
 
 export async function startSlirp4netns(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
   const apiSocket = join(ctx.state.path, API_SOCKET);

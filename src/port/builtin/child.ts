@@ -3,6 +3,9 @@
 // socket back. It runs for the session; the child's event loop need not.
 import type { Logger } from '../../sys/log.js';
 import type { ChildPortInfo } from '../../protocol/drivers.js';
+import type { PortChildDriver } from '../driver.js';
+
+export const driver: PortChildDriver = { start: startBuiltinChild };
 
 export async function startBuiltinChild(info: ChildPortInfo, log: Logger): Promise<void> {
   const { startConnector, SOURCE_KEEP, SOURCE_OFF } = await import('../../sys/native-port.js');

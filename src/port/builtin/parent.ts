@@ -15,6 +15,9 @@ import {
 } from '../../sys/native-port.js';
 import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../manager.js';
 import { baseProto, formatPortSpec, parentAddress, protoFamily, type PortSpec } from '../spec.js';
+import { RootlessError } from '../../sys/errors.js';
+import type { PortParentDriver, PortPrep } from '../driver.js';
+import { publishAll } from '../session.js';
 
 export const BUILTIN_PROTOS = ['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6'];
 
@@ -137,3 +140,56 @@ export function hostSocketError(spec: PortSpec, err: unknown): PortError {
   }
   return new PortError(`${text}: ${String(err)}`, text);
 }
+
+/** Relay workers (connections are spread by SO_REUSEPORT). */
+function builtinWorkers(): number {
+  const n = Number(process.env.ROOTLESS_PORT_WORKERS ?? '');
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : 1;
+}
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds.splice(0)) close(fd);
+}
+
+/** The control sockets, on their way to the child and to the relay. */
+class BuiltinPortPrep implements PortPrep {
+  readonly childFds: readonly number[];
+  childFdNumbers: readonly number[] = [];
+  private claimed = false;
+
+  constructor(readonly sockets: BuiltinPrep) {
+    this.childFds = [...sockets.childFds];
+  }
+
+  cloned(numbers: readonly number[]): void {
+    this.childFdNumbers = numbers;
+    closeAll(this.sockets.childFds);
+  }
+
+  /** The relay took the parent's ends over. */
+  claim(): void {
+    this.claimed = true;
+  }
+
+  discard(): void {
+    closeAll(this.sockets.childFds);
+    if (!this.claimed) closeAll(this.sockets.parentFds);
+  }
+}
+
+export const driver: PortParentDriver = {
+  name: 'builtin',
+  check: () => {},
+  prepare: async () => new BuiltinPortPrep(prepareBuiltin(builtinWorkers())),
+  async start(plan, ctx, prep) {
+    if (!(prep instanceof BuiltinPortPrep)) throw new RootlessError('internal: the builtin port driver was not prepared before the clone', { step: 'port driver' });
+    const relay = new BuiltinDriver(prep.sockets, { udpIdleMs: 60_000, pipeSize: 256 << 10, sourceIPTransparent: plan.sourceIPTransparent }, ctx.log);
+    prep.claim();
+    return publishAll(relay, plan, ctx.log, {
+      driver: 'builtin', controlFds: [...prep.childFdNumbers], sourceIPTransparent: plan.sourceIPTransparent,
+      // --detach-netns: the child stays in the host's namespace; its
+      // connector enters the detached one.
+      ...(ctx.netnsPath !== undefined ? { netns: ctx.netnsPath } : {}),
+    });
+  },
+};

@@ -4,6 +4,9 @@
 // ones while it runs, so runtime changes are refused with a clear error.
 import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../manager.js';
 import { formatPortSpec, type PortSpec } from '../spec.js';
+import type { PortParentDriver } from '../driver.js';
+import { never, noPrep } from '../session.js';
+import { pastaForwards, pastaPortArgs } from './forwards.js';
 
 const RUNTIME_CHANGE =
   'the implicit port driver (pasta) cannot change ports while the session runs: pasta takes its ports when it starts; publish them with -p/--publish, or use --port-driver=builtin';
@@ -28,3 +31,16 @@ export class ImplicitDriver extends PortManager {
     throw new PortError(`port ${id}: ${RUNTIME_CHANGE}`, String(id));
   }
 }
+
+export const driver: PortParentDriver = {
+  name: 'implicit',
+  // Bad input, refused before anything starts.
+  check: (plan) => void pastaForwards(plan.publish),
+  // pasta takes its forwards as options when it starts.
+  prepare: async (plan) => noPrep(pastaPortArgs(plan.publish)),
+  async start(plan) {
+    const d = new ImplicitDriver();
+    await d.start(plan.publish.map((p) => p.spec));
+    return { childInfo: { driver: 'implicit' }, driver: d, failed: never, stop: () => d.stop() };
+  },
+};

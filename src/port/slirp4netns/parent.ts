@@ -9,6 +9,22 @@ import { listenSocket } from '../../sys/native-port.js';
 import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../manager.js';
 import { baseProto, formatPortSpec, ipFamily, type PortSpec } from '../spec.js';
 import { hostSocketError } from '../builtin/parent.js';
+import { RootlessError } from '../../sys/errors.js';
+import type { PortParentDriver } from '../driver.js';
+import { noPrep, publishAll } from '../session.js';
+
+export const driver: PortParentDriver = {
+  name: 'slirp4netns',
+  check: () => {},
+  prepare: async () => noPrep(),
+  async start(plan, ctx) {
+    const api = slirp4netnsApi(ctx.fromNetwork);
+    if (api === undefined) {
+      throw new RootlessError('--port-driver=slirp4netns: the network driver has no slirp4netns API socket', { step: 'port driver' });
+    }
+    return publishAll(new Slirp4netnsDriver(api.apiSocket, api.childIP), plan, ctx.log, { driver: 'slirp4netns' });
+  },
+};
 
 /**
  * What --net=slirp4netns hands this driver (NetworkSession.forPorts): its

@@ -1,0 +1,19 @@
+// The parent halves of the port drivers, by name. Loaded only when asked
+// for: `rootless run` without ports loads none. Adding a driver: a folder
+// src/port/<name>/, its name in src/protocol/drivers.ts, a line here and
+// one in src/port/child.ts.
+import type { PortDriverName } from '../protocol/drivers.js';
+import type { PortParentDriver, PortParentModule } from './driver.js';
+
+const PARENT_HALVES: Record<PortDriverName, () => Promise<PortParentModule>> = {
+  none: () => import('./none/parent.js'),
+  builtin: () => import('./builtin/parent.js'),
+  slirp4netns: () => import('./slirp4netns/parent.js'),
+  implicit: () => import('./implicit/parent.js'),
+};
+
+export async function portDriver(name: PortDriverName): Promise<PortParentDriver> {
+  return (await PARENT_HALVES[name]()).driver;
+}
+
+export const PORT_DRIVER_NAMES = Object.keys(PARENT_HALVES) as PortDriverName[];

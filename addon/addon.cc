@@ -67,6 +67,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rootless::InitPort(env, exports);
   rootless::InitNs(env, exports);
   rootless::InitNotify(env, exports);
+  rootless::InitFdPass(env, exports);
   return exports;
 }
 

@@ -30,5 +30,6 @@ void InitNet(Napi::Env env, Napi::Object exports);   // addon/net.cc
 void InitPort(Napi::Env env, Napi::Object exports);  // addon/port.cc
 void InitNs(Napi::Env env, Napi::Object exports);    // addon/ns.cc
 void InitNotify(Napi::Env env, Napi::Object exports); // addon/notify.cc
+void InitFdPass(Napi::Env env, Napi::Object exports); // addon/fdpass.cc
 
 }  // namespace rootless

@@ -26,6 +26,7 @@ import { exitCodeOf } from './sys/errors.js';
 export { RootlessError, UsageError, SyscallError, ExitCode } from './sys/errors.js';
 export { AddonMissingError } from './sys/addon.js';
 export type { Session, SessionRunOptions, SessionResult } from './session/client.js';
+export type { SessionProcess, SessionSpawnOptions, SessionStdio } from './session/process.js';
 
 /** The CLI flags, by RunOptions name; all optional (defaults as the CLI's). */
 export type LaunchOptions = Partial<Omit<RunOptions, 'command'>>;

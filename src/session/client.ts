@@ -1,17 +1,21 @@
 // openSession(): one long-lived launcher whose target is the session agent
-// (agent.ts), so that each run() costs a socket round trip and one spawn
-// inside the namespaces instead of a whole launcher start.
+// (agent.ts), so that each run() costs a request on one persistent
+// connection and one spawn inside the namespaces instead of a whole
+// launcher start; each spawn() a connection that hands over its stdio fds.
 // The launcher runs as its own process, as in run(): it owns its signals
 // and its children's lifetimes. Its stdin is a pipe from us; the agent ends
 // the session at its EOF, so the session dies with the caller, even when
 // the caller is SIGKILLed.
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
-import type { AgentRequest, AgentResponse } from './protocol.js';
+import { close as closeFd } from '../sys/native.js';
+import { connectUnix, sendFds } from '../sys/native-fdpass.js';
+import type { RunRequest, RunResponse } from './protocol.js';
 import { launcherFailure } from './failure.js';
+import { SessionProcess, type SessionSpawnOptions } from './process.js';
 
 export interface SessionRunOptions {
   /** Working directory inside the session (default: the session's). */
@@ -33,6 +37,13 @@ export interface SessionResult {
 export interface Session {
   /** Runs a command as uid 0 in the session's namespaces. A non-zero exit is a result, not an error. */
   run(command: readonly string[], options?: SessionRunOptions): Promise<SessionResult>;
+  /**
+   * Starts a command as uid 0 in the session's namespaces and returns at
+   * once: a ChildProcess-like handle ('spawn', 'exit', 'close', 'error';
+   * stdin/stdout/stderr for 'pipe'; kill()). The stdio is handed over as
+   * fds. Throws RootlessError when the session is closed or gone.
+   */
+  spawn(command: readonly string[], options?: SessionSpawnOptions): SessionProcess;
   /** `rm -rf -- dir` inside the session: removes files owned by sub-ids. */
   removeTree(dir: string): Promise<void>;
   /** Kills what still runs, ends the launcher, waits; the state dir is gone afterwards. */
@@ -106,32 +117,14 @@ export async function startSession(start: LauncherStart): Promise<Session> {
 
   let closing: Promise<void> | undefined;
 
-  function request(req: AgentRequest): Promise<SessionResult> {
+  // run() calls share one connection, opened now (the agent reads its
+  // opening line natively: src/sys/native-fdpass.ts).
+  const runs = openRunChannel(socketPath);
+  const live = new Set<SessionProcess>();
+
+  function request(req: Omit<RunRequest, 'id'>): Promise<SessionResult> {
     if (closing) return Promise.reject(new RootlessError('the session is closed', { step: 'session run', code: 'ESHUTDOWN' }));
-    return new Promise((resolve, reject) => {
-      const conn = connect(socketPath);
-      let buf = '';
-      conn.setEncoding('utf8');
-      conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
-      conn.on('data', (d: string) => (buf += d));
-      conn.on('error', (err: NodeJS.ErrnoException) =>
-        reject(new RootlessError(`the session is gone: ${err.code ?? err.message}`, { step: 'session run', code: err.code ?? 'EIO', subject: socketPath, cause: err })));
-      conn.on('end', () => {
-        let res: AgentResponse;
-        try {
-          res = JSON.parse(buf) as AgentResponse;
-        } catch {
-          return reject(new RootlessError('the session ended while the command ran', { step: 'session run', code: 'ECONNRESET', subject: socketPath }));
-        }
-        if ('error' in res) return reject(new RootlessError(res.error.message, { step: 'session run', code: res.error.code }));
-        resolve({
-          code: res.code,
-          signal: res.signal,
-          stdout: Buffer.from(res.stdout, 'base64').toString('utf8'),
-          stderr: Buffer.from(res.stderr, 'base64').toString('utf8'),
-        });
-      });
-    });
+    return runs.request(req);
   }
 
   return {
@@ -146,6 +139,14 @@ export async function startSession(start: LauncherStart): Promise<Session> {
         ...(options.input === undefined ? {} : { input: Buffer.from(options.input).toString('base64') }),
       });
     },
+    spawn(command, options = {}) {
+      if (command.length === 0) throw new TypeError('rootless: the command must not be empty');
+      if (closing) throw new RootlessError('the session is closed', { step: 'session spawn', code: 'ESHUTDOWN' });
+      const p = new SessionProcess(socketPath, [...command], options);
+      live.add(p);
+      void p.exited.then(() => live.delete(p));
+      return p;
+    },
     async removeTree(dir) {
       const r = await request({ argv: ['rm', '-rf', '--', dir] });
       if (r.code !== 0) {
@@ -159,8 +160,84 @@ export async function startSession(start: LauncherStart): Promise<Session> {
         for (const s of streams) s.ref?.();
         child.stdin!.end();
         await exited;
+        // The agent told each before it exited; their 'exit' has been emitted.
+        await Promise.all([...live].map((p) => p.exited));
+        runs.close();
       })();
       return closing;
+    },
+  };
+}
+
+interface RunChannel {
+  request(req: Omit<RunRequest, 'id'>): Promise<SessionResult>;
+  close(): void;
+}
+
+function openRunChannel(socketPath: string): RunChannel {
+  const fd = connectUnix(socketPath);
+  try {
+    sendFds(fd, Buffer.from(`${JSON.stringify({ op: 'runs' })}\n`), []);
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+  const conn = new Socket({ fd, readable: true, writable: true });
+  const pending = new Map<number, { resolve: (r: SessionResult) => void; reject: (e: Error) => void }>();
+  let next = 1;
+  let gone: RootlessError | undefined;
+  // Only calls in flight keep the caller alive.
+  conn.unref();
+  conn.setEncoding('utf8');
+  let buf = '';
+  conn.on('data', (d: string) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let res: RunResponse;
+      try {
+        res = JSON.parse(line) as RunResponse;
+      } catch {
+        continue;
+      }
+      const p = pending.get(res.id);
+      if (!p) continue;
+      pending.delete(res.id);
+      if (pending.size === 0) conn.unref();
+      if ('error' in res) p.reject(new RootlessError(res.error.message, { step: 'session run', code: res.error.code }));
+      else {
+        p.resolve({
+          code: res.code,
+          signal: res.signal,
+          stdout: Buffer.from(res.stdout, 'base64').toString('utf8'),
+          stderr: Buffer.from(res.stderr, 'base64').toString('utf8'),
+        });
+      }
+    }
+  });
+  const fail = (err?: NodeJS.ErrnoException): void => {
+    gone ??= err
+      ? new RootlessError(`the session is gone: ${err.code ?? err.message}`, { step: 'session run', code: err.code ?? 'EIO', subject: socketPath, cause: err })
+      : new RootlessError('the session ended while the command ran', { step: 'session run', code: 'ECONNRESET', subject: socketPath });
+    for (const p of pending.values()) p.reject(gone);
+    pending.clear();
+  };
+  conn.on('error', fail);
+  conn.on('close', () => fail());
+  return {
+    request(req) {
+      if (gone) return Promise.reject(gone);
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        if (pending.size === 1) conn.ref();
+        conn.write(`${JSON.stringify({ id, ...req })}\n`);
+      });
+    },
+    close() {
+      conn.destroy();
     },
   };
 }

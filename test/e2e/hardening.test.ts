@@ -2,30 +2,9 @@
 // planted in a --state-dir, values that reach a helper's argv, what is left
 // at the end of a session, and small usage errors. The launcher runs as the
 // unprivileged test user.
-import test from 'ava';
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, collect, eventually, run, start, waitFor } from '../helpers/rootless.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
-
-const who = launcherUser();
-if (typeof who === 'string') test('end-to-end environment', (t) => t.fail(who));
-const U = who as TestUser;
-const e2e = typeof who === 'string' ? test.skip : test;
-
-const scratch: string[] = [];
-test.after.always(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A directory the test user owns. */
-function userDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratch.push(dir);
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
-  return dir;
-}
+import { U, alive, collect, e2e, eventually, run, start, userDir, waitFor } from '../helpers/e2e.js';
 
 function limits(pid: number | 'self'): { soft: string; hard: string } {
   const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;

@@ -3,34 +3,13 @@
 // path and an abstract socket, the host's network and slirp4netns, with and
 // without --pidns; the target notifies with systemd-notify and with a plain
 // datagram.
-import test from 'ava';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect, start } from '../helpers/rootless.js';
+import { U, collect, e2e as anyE2e, start, userDir } from '../helpers/e2e.js';
 import { listenNotify, type NotifyDatagram } from '../helpers/notify-listener.js';
-import { launcherUser, type TestUser } from '../helpers/user.js';
 
-const who = launcherUser();
-const user = typeof who === 'string' ? undefined : who;
-if (!user) {
-  test('end-to-end environment', (t) => t.fail(String(who)));
-}
-const U = user as TestUser;
 // One launcher at a time: a loaded machine then still runs each in seconds.
-const e2e = user ? test.serial : test.skip;
-
-const scratch: string[] = [];
-test.after.always(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
-
-function userDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratch.push(dir);
-  if (U.switchTo) chownSync(dir, U.uid, U.gid);
-  return dir;
-}
+const e2e = anyE2e.serial;
 
 let serial = 0;
 function address(kind: 'path' | 'abstract'): string {

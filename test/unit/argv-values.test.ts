@@ -11,7 +11,7 @@ import { checkTopLevelFlags } from '../../src/cli/program.js';
 import type { RunOptions } from '../../src/cli/options.js';
 import { slirp4netnsArgs } from '../../src/net/slirp4netns/parent.js';
 import { pastaArgs } from '../../src/net/pasta/parent.js';
-import type { ProgramFeatures } from '../../src/net/probe.js';
+import { PASTA, SLIRP } from '../helpers/helper-features.js';
 
 const parse = (...argv: string[]): RunOptions => parseRunFlags([...argv, '--', 'true'], 'run') as RunOptions;
 
@@ -88,17 +88,6 @@ test('the other values that reach a helper\'s argv are refused when malformed', 
   ];
   for (const [argv, flag, why] of cases) refused(t, argv, flag, why);
 });
-
-const SLIRP: ProgramFeatures = {
-  version: 'slirp4netns version 1.2.0',
-  options: ['--api-socket', '--cidr', '--configure', '--disable-host-loopback', '--enable-ipv6', '--enable-sandbox', '--enable-seccomp',
-    '--exit-fd', '--mtu', '--netns-type', '--ready-fd', '--userns-path'],
-};
-const PASTA: ProgramFeatures = {
-  version: 'pasta unknown version',
-  options: ['--address', '--config-net', '--dns-forward', '--foreground', '--gateway', '--ipv4-only', '--mtu', '--netmask', '--netns',
-    '--no-map-gw', '--ns-ifname', '--pid', '--stderr', '--tcp-ns', '--tcp-ports', '--udp-ns', '--udp-ports', '--userns'],
-};
 
 test('helper argv built from accepted values: every value after an option name is not an option', (t) => {
   // The option names rootless itself puts in, with how many values follow each.

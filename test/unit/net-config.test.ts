@@ -12,24 +12,12 @@ import { parsePublishFlags } from '../../src/port/spec.js';
 import { planLaunch } from '../../src/cli/plan.js';
 import type { NetworkPlan } from '../../src/net/types.js';
 import { detachedNetnsPath } from '../../src/net/detach/parent.js';
-import type { ProgramFeatures } from '../../src/net/probe.js';
+import { PASTA, SLIRP } from '../helpers/helper-features.js';
 
 const opts = (o: Partial<RunOptions>): NetworkPlan => planLaunch({ ...defaultRunOptions(['true']), ...o }).network;
 /** What the implicit port driver hands pasta for these flags. */
 const fromPorts = (o: Partial<RunOptions>): string[] | undefined =>
   o.portDriver === 'implicit' ? pastaPortArgs(parsePublishFlags(o.publish ?? [])) : undefined;
-
-// What slirp4netns 1.2.0 and pasta 2023-03 list in --help (abridged to what matters).
-const SLIRP: ProgramFeatures = {
-  version: 'slirp4netns version 1.2.0',
-  options: ['--api-socket', '--cidr', '--configure', '--disable-host-loopback', '--enable-ipv6', '--enable-sandbox', '--enable-seccomp',
-    '--exit-fd', '--mtu', '--netns-type', '--ready-fd', '--userns-path'],
-};
-const PASTA: ProgramFeatures = {
-  version: 'pasta unknown version',
-  options: ['--address', '--config-net', '--dns-forward', '--foreground', '--gateway', '--ipv4-only', '--mtu', '--netmask', '--netns',
-    '--no-map-gw', '--ns-ifname', '--pid', '--stderr', '--tcp-ns', '--tcp-ports', '--udp-ns', '--udp-ports', '--userns'],
-};
 
 test('guest network: .100, gateway .2 and DNS .3 of the default 10.0.2.0/24', (t) => {
   t.deepEqual(guestNetwork(), { cidr: '10.0.2.0/24', prefixLength: 24, guest: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3' });

@@ -203,7 +203,7 @@ e2e('rootless info NAME and rootless ports NAME reach the named session: info, a
     t.true(await refused(port!), 'the port is closed after rm');
   });
   const unknown = await run(U, ['info', 'nosuchsession'], { env });
-  t.is(unknown.code, 2);
+  t.is(unknown.code, 125, 'as rootless exec NAME');
   t.is(unknown.stderr, 'rootless info: no session named "nosuchsession" (see rootless ps)\n');
   await s.stop();
 });

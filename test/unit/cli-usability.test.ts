@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../../src/sys/errors.js';
+import { RootlessError, UsageError } from '../../src/sys/errors.js';
 import { didYouMean, editDistance, similar } from '../../src/cli/suggest.js';
 import { parseRunFlags } from '../../src/cli/flags.js';
 import { commandNames, parseArgv } from '../../src/cli/program.js';
@@ -98,8 +98,8 @@ test('info and ports: a session name, or --state-dir/--socket, not both', async 
   t.is(await sessionOrStateDir('rootless info', 'web', undefined, undefined), join(base, 'rootless', 'web'));
   t.is(await sessionOrStateDir('rootless info', undefined, '/some/dir', undefined), '/some/dir');
   await t.throwsAsync(sessionOrStateDir('rootless info', 'nope', undefined, undefined), {
-    instanceOf: UsageError,
-    message: 'rootless info: no session named "nope" (see rootless ps)',
+    instanceOf: RootlessError,
+    message: 'no session named "nope" (see rootless ps)',
   });
   await t.throwsAsync(sessionOrStateDir('rootless ports', 'web', '/d', undefined), { instanceOf: UsageError, message: /not several/ });
   await t.throwsAsync(sessionOrStateDir('rootless info', '../x', undefined, undefined), { instanceOf: UsageError, message: /^rootless info: session / });

@@ -1,4 +1,4 @@
-// Native parts of the network area (see src/sys/native-net.ts): what
+// Native parts of the network area (declared in src/sys/native.ts): what
 // iproute2 would do, so rootless has no run-time dependency on it.
 #include "common.h"
 

@@ -1,4 +1,4 @@
-// Native parts of the isolation area (see src/sys/native-ns.ts): detached
+// Native parts of the isolation area (declared in src/sys/native.ts): detached
 // mount trees for copy-up and for keeping /sys/fs/cgroup across a fresh
 // sysfs, killing what is left in a session's user namespace, and the
 // state-dir guard that cleans up after a SIGKILLed launcher.

@@ -1,4 +1,4 @@
-// Native parts of the port area (see src/sys/native-port.ts): the builtin
+// Native parts of the port area (declared in src/sys/native.ts): the builtin
 // port driver's data plane.
 //
 // Design. The parent cannot enter the child's network namespace, so the

@@ -66,7 +66,6 @@ std::atomic<bool> g_reaper_running{false};
 // reaps it (its pidfd thread, or the reaper if it was started later) takes
 // the callback from here, so a status is delivered exactly once.
 std::unordered_map<int, Napi::ThreadSafeFunction>& g_watched = *new std::unordered_map<int, Napi::ThreadSafeFunction>;
-std::atomic<uint64_t> g_orphans_reaped{0};
 
 bool TakeWatch(int pid, Napi::ThreadSafeFunction* out) {
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -98,10 +97,7 @@ void ReaperLoop() {
       return;
     }
     Napi::ThreadSafeFunction tsfn;
-    if (TakeWatch(si.si_pid, &tsfn))
-      Deliver(tsfn, FromSiginfo(si));
-    else
-      g_orphans_reaped++;
+    if (TakeWatch(si.si_pid, &tsfn)) Deliver(tsfn, FromSiginfo(si));  // else an orphan: reaped
   }
 }
 
@@ -109,10 +105,6 @@ Napi::Value StartReaper(const Napi::CallbackInfo& info) {
   bool expected = false;
   if (g_reaper_running.compare_exchange_strong(expected, true)) std::thread(ReaperLoop).detach();
   return info.Env().Undefined();
-}
-
-Napi::Value OrphansReaped(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(g_orphans_reaped.load()));
 }
 
 }  // namespace
@@ -146,7 +138,6 @@ void WatchExitLocked(Napi::Env env, int pid, int pidfd, Napi::Function cb) {
 
 void InitProcWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("startReaper", Napi::Function::New(env, StartReaper, "startReaper"));
-  exports.Set("orphansReaped", Napi::Function::New(env, OrphansReaped, "orphansReaped"));
 }
 
 }  // namespace rootless

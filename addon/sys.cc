@@ -15,11 +15,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT 47
-#define PR_CAP_AMBIENT_CLEAR_ALL 4
-#endif
-
 namespace rootless {
 namespace {
 
@@ -82,12 +77,6 @@ Napi::Value SetPdeathsig(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value ClearAmbientCaps(const Napi::CallbackInfo& info) {
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-    ThrowErrno(info.Env(), errno, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-  return info.Env().Undefined();
-}
-
 const char* OptString(const Napi::Value& v, std::string& store) {
   if (!v.IsString()) return nullptr;
   store = v.As<Napi::String>().Utf8Value();
@@ -102,13 +91,6 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   unsigned long flags = info[3].IsNumber() ? static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value()) : 0;
   const char* d = OptString(info[4], data);
   if (mount(s, target.c_str(), f, flags, d) != 0) ThrowErrno(info.Env(), errno, "mount", target);
-  return info.Env().Undefined();
-}
-
-Napi::Value Umount2(const Napi::CallbackInfo& info) {
-  std::string target = ArgString(info, 0, "target");
-  int flags = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
-  if (umount2(target.c_str(), flags) != 0) ThrowErrno(info.Env(), errno, "umount2", target);
   return info.Env().Undefined();
 }
 
@@ -219,19 +201,6 @@ Napi::Value Tcsetpgrp(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Sethostname(const Napi::CallbackInfo& info) {
-  std::string name = ArgString(info, 0, "name");
-  if (sethostname(name.c_str(), name.size()) != 0) ThrowErrno(info.Env(), errno, "sethostname", name);
-  return info.Env().Undefined();
-}
-
-Napi::Value Setns(const Napi::CallbackInfo& info) {
-  int fd = ArgInt(info, 0, "fd");
-  int nstype = ArgInt(info, 1, "nstype");
-  if (setns(fd, nstype) != 0) ThrowErrno(info.Env(), errno, "setns", std::to_string(fd));
-  return info.Env().Undefined();
-}
-
 }  // namespace
 
 void InitSys(Napi::Env env, Napi::Object exports) {
@@ -241,9 +210,7 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("capget", Napi::Function::New(env, Capget, "capget"));
   exports.Set("setPdeathsig", Napi::Function::New(env, SetPdeathsig, "setPdeathsig"));
-  exports.Set("clearAmbientCaps", Napi::Function::New(env, ClearAmbientCaps, "clearAmbientCaps"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
-  exports.Set("umount2", Napi::Function::New(env, Umount2, "umount2"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdExited", Napi::Function::New(env, PidfdExited, "pidfdExited"));
@@ -253,8 +220,6 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("getpgrp", Napi::Function::New(env, Getpgrp, "getpgrp"));
   exports.Set("tcgetpgrp", Napi::Function::New(env, Tcgetpgrp, "tcgetpgrp"));
   exports.Set("tcsetpgrp", Napi::Function::New(env, Tcsetpgrp, "tcsetpgrp"));
-  exports.Set("sethostname", Napi::Function::New(env, Sethostname, "sethostname"));
-  exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
 
   Napi::Object ms = Napi::Object::New(env);
   ms.Set("MS_RDONLY", static_cast<double>(MS_RDONLY));
@@ -269,7 +234,6 @@ void InitSys(Napi::Env env, Napi::Object exports) {
   ms.Set("MS_SLAVE", static_cast<double>(MS_SLAVE));
   ms.Set("MS_SHARED", static_cast<double>(MS_SHARED));
   ms.Set("MS_RELATIME", static_cast<double>(MS_RELATIME));
-  ms.Set("MNT_DETACH", static_cast<double>(MNT_DETACH));
   exports.Set("mountFlags", ms);
 }
 

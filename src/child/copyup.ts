@@ -9,8 +9,7 @@
 // binds it under /tmp first, which is why it cannot copy up /tmp).
 import { statSync, mkdirSync } from 'node:fs';
 import { RootlessError, SyscallError } from '../sys/errors.js';
-import { close, mount } from '../sys/native.js';
-import { linkEntries, moveMount, openTree } from '../sys/native-ns.js';
+import { close, linkEntries, mount, moveMount, openTree } from '../sys/native.js';
 import type { Logger } from '../sys/log.js';
 
 /** RootlessKit's name for the hidden bind: ".ro" and random characters. */

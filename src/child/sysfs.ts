@@ -3,8 +3,7 @@
 // host's tree there is carried across as a detached copy (open_tree) and
 // attached again on top of the new sysfs; with --evacuate-cgroup2 the
 // session's own cgroup2 goes there instead.
-import { close } from '../sys/native.js';
-import { moveMount, openTree } from '../sys/native-ns.js';
+import { close, moveMount, openTree } from '../sys/native.js';
 import { CGROUP_DIR, mountCgroup2 } from './cgroup.js';
 import type { Logger } from '../sys/log.js';
 import { mountFresh } from './mounts.js';

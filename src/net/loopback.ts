@@ -3,7 +3,7 @@
 // --detach-netns was brought up when it was made).
 import type { ChildNetworkInfo } from '../protocol/drivers.js';
 import type { Logger } from '../sys/log.js';
-import { setLinkUp } from '../sys/native-net.js';
+import { setLinkUp } from '../sys/native.js';
 
 export function loopbackUp(info: ChildNetworkInfo, log: Logger): void {
   if (info.detached) return;

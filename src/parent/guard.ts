@@ -6,7 +6,7 @@
 // removes the files of STATE_FILES, the lock and the directory. An
 // --state-dir given by the user keeps its files after a SIGKILL, as before:
 // the next session there cleans them (statedir.ts).
-import { startStateDirGuard, stopStateDirGuard } from '../sys/native-ns.js';
+import { startStateDirGuard, stopStateDirGuard } from '../sys/native.js';
 import { STATE_FILES, TEMP_FILES } from '../sys/statedir.js';
 
 export interface Guard {

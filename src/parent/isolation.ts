@@ -9,11 +9,10 @@ import type { Logger } from '../sys/log.js';
 import type { LaunchPlan } from './plan.js';
 import type { ChildConfig } from '../protocol/config.js';
 import { UsageError } from '../sys/errors.js';
-import { close } from '../sys/native.js';
+import { close, killNamespaceMembers } from '../sys/native.js';
 import { activatedFds } from './activation.js';
 import { evacuateCgroup2, prepareEvacuation, type Cgroup2Group } from './cgroup.js';
 import { guardSession, type Guard } from './guard.js';
-import { killNamespaceMembers } from '../sys/native-ns.js';
 import {
   SESSION_FILE, SESSION_RECORD_VERSION, namedStateDir, namespaceInodes, namespaceList, recordEnvironment,
   type SessionRecord,

@@ -13,7 +13,7 @@
 import { removeEntry } from '../sys/state-file.js';
 import { join } from 'node:path';
 import type { Logger } from '../sys/log.js';
-import { notifyRelayStart, notifyRelayStop, type NotifyRelayed } from '../sys/native-notify.js';
+import { notifyRelayStart, notifyRelayStop, type NotifyRelayed } from '../sys/native.js';
 import type { StateDir } from '../sys/statedir.js';
 
 export const NOTIFY_SOCKET_FILE = 'notify.sock';

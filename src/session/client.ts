@@ -11,8 +11,7 @@ import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
-import { close as closeFd } from '../sys/native.js';
-import { connectUnix, sendFds } from '../sys/native-fdpass.js';
+import { close as closeFd, connectUnix, sendFds } from '../sys/native.js';
 import type { RunRequest, RunResponse } from './protocol.js';
 import { launcherFailure } from './failure.js';
 import { SessionProcess, type SessionSpawnOptions } from './process.js';
@@ -118,7 +117,7 @@ export async function startSession(start: LauncherStart): Promise<Session> {
   let closing: Promise<void> | undefined;
 
   // run() calls share one connection, opened now (the agent reads its
-  // opening line natively: src/sys/native-fdpass.ts).
+  // opening line natively: src/sys/native.ts).
   const runs = openRunChannel(socketPath);
   const live = new Set<SessionProcess>();
 

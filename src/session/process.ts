@@ -7,8 +7,7 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { RootlessError } from '../sys/errors.js';
-import { close, pipe2 } from '../sys/native.js';
-import { connectUnix, sendFds } from '../sys/native-fdpass.js';
+import { close, connectUnix, pipe2, sendFds } from '../sys/native.js';
 import type { SpawnEvent, SpawnRequest, StdioSource } from './protocol.js';
 
 /** Like child_process: 'pipe' (default), 'inherit', 'ignore', an fd, or a stream that has one (fs streams, sockets). */

@@ -1,7 +1,7 @@
 // What the session client (src/session/client.ts) and the agent inside the
 // namespaces (src/session/agent.ts) say over session.sock: JSON lines.
 // Every connection opens with one line the client sends in the same
-// synchronous call as its connect (src/sys/native-fdpass.ts), with the
+// synchronous call as its connect (src/sys/native.ts), with the
 // command's stdio fds attached for a spawn; the agent reads that line
 // natively, before Node reads the connection (Node's reads would drop fds).
 // Bytes travel as base64 so that whatever a command reads or writes reaches

@@ -1,6 +1,5 @@
-// Finds and loads the C++ addon once, and turns its errors into
-// SyscallError. Each area has its own typed binding (native.ts,
-// native-net.ts, ...) over the same module.
+// Finds and loads the C++ addon once, checks it against the contract
+// (native.ts), and turns its errors into SyscallError.
 //
 // Where the .node file is: node-gyp-build looks in build/Release (a build
 // from source: a checkout, or an install that compiled it) and then in
@@ -37,16 +36,43 @@ export function packageRoot(): string {
 
 let loaded: unknown;
 
-export function loadAddon<T>(): T {
+/** What `typeof` says of an export. */
+export type Kind = 'function' | 'number' | 'object';
+
+/** The addon, once it is shown to export exactly `kinds` (a build of other
+ * sources, e.g. a stale build/, fails here in one line, not at first call). */
+export function loadAddon<T>(kinds: { readonly [K in keyof T]: Kind }): T {
+  const root = packageRoot();
   if (loaded === undefined) {
-    const root = packageRoot();
     try {
       loaded = loadBinding(root);
     } catch (err) {
       throw addonError(root, err);
     }
   }
+  const wrong = exportMismatches(loaded, kinds);
+  if (wrong.length > 0) {
+    const msg = `the native addon does not match this version of rootless (${wrong.join('; ')}): rebuild it with \`npm rebuild rootless\``;
+    throw new AddonMissingError(msg, root, undefined);
+  }
   return loaded as T;
+}
+
+/** How `addon` differs from the declared exports: names missing, extra or
+ * of another kind (empty when it matches). */
+export function exportMismatches(addon: unknown, kinds: Readonly<Record<string, Kind>>): string[] {
+  const actual = new Map<string, string>();
+  if (typeof addon === 'object' && addon !== null) {
+    for (const [name, value] of Object.entries(addon)) actual.set(name, value === null ? 'null' : typeof value);
+  }
+  const wrong: string[] = [];
+  for (const [name, kind] of Object.entries(kinds)) {
+    const got = actual.get(name);
+    if (got === undefined) wrong.push(`${name} missing`);
+    else if (got !== kind) wrong.push(`${name} is ${got}, declared ${kind}`);
+  }
+  for (const name of actual.keys()) if (!Object.hasOwn(kinds, name)) wrong.push(`${name} not declared`);
+  return wrong;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { SOURCE_KEEP, createRelay, listenSocket, relayAdd, relayStop, socketpairSeqpacket, startConnector } from '../../src/sys/native-port.js';
+import { SOURCE_KEEP, createRelay, listenSocket, relayAdd, relayStop, socketpairSeqpacket, startConnector } from '../../src/sys/native.js';
 
 if (process.geteuid?.() === 0) throw new Error('source-refused must not run as root: it would set up the host namespace');
 

@@ -213,7 +213,7 @@ test('session record: activation, notify and watchdog variables are not recorded
 test('copy-up links (addon): an entry of the hidden bind becomes a relative symlink; a symlink keeps its target', async (t) => {
   const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readlinkSync, readFileSync, rmSync, readdirSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { linkEntries } = await import('../../src/sys/native-ns.js');
+  const { linkEntries } = await import('../../src/sys/native.js');
   const dir = mkdtempSync(`${tmpdir()}/rootless-unit-copyup-`);
   try {
     mkdirSync(`${dir}/.rox/sub`, { recursive: true });

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import {
   createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, startConnector,
-} from '../../src/sys/native-port.js';
+} from '../../src/sys/native.js';
 import { SyscallError } from '../../src/sys/errors.js';
 import { freePort } from '../helpers/sockets.js';
 

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import {
   SOURCE_LOOPBACK_ONLY, SOURCE_OFF, createRelay, encodeNetlink, listenSocket, relayAdd, relayStats, relayStop, socketpairSeqpacket, startConnector,
   type SourceStatus,
-} from '../../src/sys/native-port.js';
+} from '../../src/sys/native.js';
 import { parseRunFlags } from '../../src/cli/flags.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

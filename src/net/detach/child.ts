@@ -6,7 +6,7 @@
 import { writeNewFile } from '../../sys/state-file.js';
 import { join } from 'node:path';
 import { RootlessError } from '../../sys/errors.js';
-import { createDetachedNetns } from '../../sys/native-net.js';
+import { createDetachedNetns } from '../../sys/native.js';
 import { NETNS_FILE } from './parent.js';
 
 export function createDetachedNetnsFile(stateDir: string): string {

@@ -11,7 +11,7 @@ import { openSync, constants } from 'node:fs';
 import { removeEntry } from '../../sys/state-file.js';
 import type { NetworkContext, NetworkPlan, NetworkSession, NetworkSettings } from '../types.js';
 import { RootlessError } from '../../sys/errors.js';
-import { mkfifo } from '../../sys/native-net.js';
+import { mkfifo } from '../../sys/native.js';
 import { signalNumber } from '../../sys/signals.js';
 import { guestNetwork } from '../cidr.js';
 import { programFeatures, type ProgramFeatures } from '../probe.js';

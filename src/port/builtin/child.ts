@@ -8,7 +8,7 @@ import type { PortChildDriver } from '../driver.js';
 export const driver: PortChildDriver = { start: startBuiltinChild };
 
 export async function startBuiltinChild(info: ChildPortInfo, log: Logger): Promise<void> {
-  const { startConnector, SOURCE_KEEP, SOURCE_OFF } = await import('../../sys/native-port.js');
+  const { startConnector, SOURCE_KEEP, SOURCE_OFF } = await import('../../sys/native.js');
   const keep = info.sourceIPTransparent === true;
   // The connector sets up the namespace's routing (in its own thread: with
   // --detach-netns only that thread is in the namespace) before it serves.

@@ -9,10 +9,9 @@
 // itself when either side dies.
 import type { Logger } from '../../sys/log.js';
 import { SyscallError } from '../../sys/errors.js';
-import { close } from '../../sys/native.js';
 import {
-  createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, type RelayStats,
-} from '../../sys/native-port.js';
+  close, createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, type RelayStats,
+} from '../../sys/native.js';
 import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../manager.js';
 import { baseProto, formatPortSpec, parentAddress, protoFamily, type PortSpec } from '../spec.js';
 import { RootlessError } from '../../sys/errors.js';

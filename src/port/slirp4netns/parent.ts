@@ -4,8 +4,7 @@
 // request per connection). IPv4 only, like slirp4netns's hostfwd; the
 // source address of a client is kept (unlike the builtin driver).
 import { connect } from 'node:net';
-import { close } from '../../sys/native.js';
-import { listenSocket } from '../../sys/native-port.js';
+import { close, listenSocket } from '../../sys/native.js';
 import { PortError, PortManager, type OpenPort, type PortDriverInfo } from '../manager.js';
 import { baseProto, formatPortSpec, ipFamily, type PortSpec } from '../spec.js';
 import { hostSocketError } from '../builtin/parent.js';

@@ -151,7 +151,18 @@ Plan ReadPlan(Napi::Env env, Napi::Object o) {
 
 // --- the child side: raw syscalls only -------------------------------------
 
+// Set by execInPlace: no one reads the report then; see Fail.
+bool g_in_place = false;
+
 [[noreturn]] void Fail(int errfd, int step, int err) {
+  if (g_in_place) {
+    // The process that would have read the report is this one: say it on
+    // stderr and end as a shell would (127 not found, 126 not runnable).
+    std::string msg = std::string("rootless: error: (child) ") + kStepNames[step] + ": " + ErrnoName(err) + "\n";
+    ssize_t ignored = write(2, msg.data(), msg.size());
+    (void)ignored;
+    _exit(step == kStepExec ? (err == ENOENT ? 127 : 126) : 125);
+  }
   ChildReport r{step, err};
   ssize_t ignored = write(errfd, &r, sizeof r);
   (void)ignored;
@@ -449,9 +460,35 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// execInPlace(options): what spawn() does in the new process, done in this
+// one, which becomes the program (the child, when nothing needs it inside
+// the namespaces after the target starts). Options as spawn's, without
+// cloneFlags, setns or pdeathsig (the kernel keeps this process's across
+// execve). Throws only for bad arguments; a failing step after the point of
+// no return ends the process (see Fail).
+Napi::Value ExecInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "execInPlace(options)");
+  Plan plan = ReadPlan(env, info[0].As<Napi::Object>());
+  if (plan.clone_flags != 0 || !plan.setns.empty() || plan.pdeathsig != 0)
+    throw Napi::TypeError::New(env, "execInPlace: cloneFlags, setns and pdeathsig do not apply");
+  // ChildMain wants an fd to report on; it closes at execve.
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
+  g_in_place = true;
+  // As in spawn: nothing of node's runs on this thread from here; a signal
+  // that reaches another thread meets the default action once ChildMain has
+  // reset the dispositions.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, nullptr);
+  ChildMain(plan, errpipe[1]);
+}
+
 }  // namespace
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("execInPlace", Napi::Function::New(env, ExecInPlace, "execInPlace"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("CLONE_NEWUSER", CLONE_NEWUSER);

@@ -14,7 +14,7 @@ import { ChildLogger } from './log.js';
 import { prepareNamespaces } from './setup.js';
 import { configureChildNetwork, prepareNetworkNamespace } from '../net/child.js';
 import { startChildPorts } from '../port/child.js';
-import { startTarget } from './target.js';
+import { execTarget, startTarget } from './target.js';
 import { mark } from '../sys/trace.js';
 
 mark('child', 'main');
@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   }
 
   mark('child', 'ready');
+  if (config.execTarget) {
+    execTarget(config, log, () => channel.send({ type: 'ChildTargetStarted', pid: process.pid, exec: true }));
+  }
   const target = startTarget(config, log);
   mark('child', 'target-spawned');
   channel.send({ type: 'ChildTargetStarted', pid: target.pid });

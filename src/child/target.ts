@@ -1,6 +1,6 @@
 // Runs the target inside the namespaces and reports how it ended.
 import { SyscallError } from '../sys/errors.js';
-import { spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
+import { execInPlace, spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { relaySignals } from '../sys/process.js';
 import { envValue, notRunnable, resolveCommand } from '../sys/command.js';
@@ -74,4 +74,32 @@ export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
     }
   });
   return { pid: spawned.pid, exited };
+}
+
+/**
+ * The child becomes the target (config.execTarget): the same steps as
+ * startTarget's spawn, done in this process, so that only the launcher's
+ * node stays for the session. `announce` runs once the command is known to
+ * exist, right before the point of no return. Never returns.
+ */
+export function execTarget(config: ChildConfig, log: Logger, announce: () => void): never {
+  const [name, ...args] = config.command;
+  const file = resolveCommand(name ?? '', envValue(config.env, 'PATH'), config.cwd);
+  const activation = targetActivation(config);
+  log.debug({ file }, 'the child becomes the target');
+  announce();
+  return execInPlace({
+    file,
+    argv: [name!, ...args],
+    envp: activation.env,
+    cwd: config.cwd,
+    ignoreSignals: config.ignoredSignals,
+    fds: [0, 1, 2, ...activation.fds],
+    ...(activation.listenPidEnv ? { listenPidEnv: true } : {}),
+    clearCaps: true,
+    ...nofile(),
+    // The PDEATHSIG the child set (SIGKILL with the parent) stays across execve.
+    newProcessGroup: config.foreground,
+    ...(config.foreground ? { foregroundTty: 0 } : {}),
+  });
 }

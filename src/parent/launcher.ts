@@ -23,7 +23,7 @@ import { prepareIsolation } from './isolation.js';
 import { startNetwork, type NetworkSession } from '../net/index.js';
 import { portDriver, type PortSession } from '../port/index.js';
 import { CHILD_FD } from '../protocol/config.js';
-import type { LaunchPlan } from './plan.js';
+import { targetReplacesChild, type LaunchPlan } from './plan.js';
 import { ApiSession } from '../api/session.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
@@ -115,6 +115,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
       awaitDrivers,
       stateDir: state.path,
       ...(opts.network.detachNetns ? { detachNetns: true } : {}),
+      ...(targetReplacesChild(opts) ? { execTarget: true } : {}),
       ...isolation.childConfig(),
     };
     child.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
@@ -224,14 +225,20 @@ async function waitForTarget(
   // Resolves on the target's status (the child exits right after sending
   // it, and dies with us anyway: PDEATHSIG), on a ChildError, or when the
   // child dies without either.
+  let execing = false;
+  const running = (): void => {
+    signals.targetRunning = true;
+    for (const num of signals.queued.splice(0)) child.signal(num);
+  };
   const outcome = await new Promise<ChildTargetExited | RootlessError>((resolve) => {
     // A driver that dies ends the session: no silent loss of network.
     for (const f of failures) f.catch((err: unknown) => resolve(err instanceof RootlessError ? err : new RootlessError(String(err), { step: 'driver' })));
     child.channel.onMessage((msg) => {
       if (msg.type === 'ChildTargetStarted') {
-        log.debug({ targetPid: msg.pid }, 'target running');
-        signals.targetRunning = true;
-        for (const num of signals.queued.splice(0)) child.signal(num);
+        log.debug({ targetPid: msg.pid, exec: msg.exec === true }, 'target running');
+        // An exec'ing child gets queued signals once the execve is done (EOF below).
+        if (msg.exec) execing = true;
+        else running();
         onTargetStarted?.();
       }
       else if (msg.type === 'ChildTargetExited') resolve(msg);
@@ -240,6 +247,12 @@ async function waitForTarget(
     });
     child.channel.onClose((err) => {
       if (err) log.debug({ err: err.message }, 'child pipe closed with an error');
+      if (execing) {
+        // The child is the target now: its exit status is the target's.
+        running();
+        void child.exited.then((status) => resolve({ type: 'ChildTargetExited', code: status.code, signal: status.signal }));
+        return;
+      }
       void child.exited.then((status) => {
         // A child that is PID 1 (--pidns) exits 128+N instead (src/child/pidns.ts).
         if (signals.interruptedBy !== undefined && (status.signal === signals.interruptedBy || status.code === exitCodeOf({ code: null, signal: signals.interruptedBy }))) {

@@ -30,3 +30,14 @@ export interface LaunchPlan {
   network: NetworkPlan;
   ports: PortPlan;
 }
+
+/**
+ * Whether the child can become the target (exec) instead of staying beside
+ * it: nothing needs a process inside the namespaces once the target runs.
+ * A pid namespace wants its init (reaper, signals), a network or port
+ * driver its half inside (lo, the port connector, --detach-netns's netns).
+ * ROOTLESS_KEEP_CHILD=1 keeps the child (to compare, or to debug).
+ */
+export function targetReplacesChild(p: LaunchPlan, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !p.pidns && p.network.driver === 'host' && !p.network.detachNetns && p.ports.driver === 'none' && env.ROOTLESS_KEEP_CHILD !== '1';
+}

@@ -31,6 +31,10 @@ export interface ChildConfig {
    * ParentInitNetworkDriverCompleted / ParentInitPortDriverCompleted; when
    * false (host network, no ports) the child goes straight to the target. */
   awaitDrivers: boolean;
+  /** Nothing needs the child inside once the target runs (host network, no
+   * port driver, no pid namespace): it execs the target instead of
+   * spawning it (src/child/target.ts), one process less for the session. */
+  execTarget?: boolean;
   /** Reap orphans (PID 1 of a new pid namespace). */
   reaper: boolean;
   stateDir: string;

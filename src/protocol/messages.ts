@@ -20,6 +20,9 @@
 //                                                the target runs
 //                               <--------------- ChildTargetStarted {pid}
 //                               <--------------- ChildTargetExited {code, signal}
+//   (or, when nothing stays inside (config.execTarget): ChildTargetStarted
+//   {pid, exec: true}, then the child becomes the target: the channel's EOF
+//   says the execve is done, the child's own exit status is the target's)
 //
 // ChildLog may come at any time; ChildError replaces whatever was awaited
 // and ends the session.
@@ -73,6 +76,8 @@ export interface ParentInitPortDriverCompleted {
 export interface ChildTargetStarted {
   type: 'ChildTargetStarted';
   pid: number;
+  /** The child is about to execve the target itself (pid is its own). */
+  exec?: boolean;
 }
 
 /** Child -> parent: the target ended. Exactly one of code/signal is set. */

@@ -164,6 +164,7 @@ export interface Received {
 export interface NativeAddon {
   // addon/spawn.cc
   spawn(opts: SpawnOptions, onExit: (err: null, status: ExitStatus) => void): Spawned;
+  execInPlace(opts: Omit<SpawnOptions, 'cloneFlags' | 'setns' | 'pdeathsig'>): never;
   cloneFlags: Record<
     'CLONE_NEWUSER' | 'CLONE_NEWNS' | 'CLONE_NEWNET' | 'CLONE_NEWPID' | 'CLONE_NEWUTS' | 'CLONE_NEWIPC' | 'CLONE_NEWCGROUP',
     number
@@ -230,6 +231,7 @@ export type ExportKind<T> = T extends (...args: never[]) => unknown ? 'function'
  * not compile); loadAddon holds the addon to it. */
 export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]: ExportKind<NativeAddon[K]> } = {
   spawn: 'function',
+  execInPlace: 'function',
   cloneFlags: 'object',
   startReaper: 'function',
   pipe2: 'function',
@@ -282,6 +284,8 @@ export const cloneFlags = addon.cloneFlags;
 export const mountFlags = addon.mountFlags;
 
 export const spawn = wrap(addon.spawn);
+/** spawn()'s steps done in this process, which becomes the program: never returns (a failing step exits 127/126/125). */
+export const execInPlace = wrap(addon.execInPlace) as (opts: Omit<SpawnOptions, 'cloneFlags' | 'setns' | 'pdeathsig'>) => never;
 /** Reap every child, orphans included (the child as PID 1 of a pid namespace). */
 export const startReaper = wrap(addon.startReaper);
 export const pipe2 = wrap(addon.pipe2);

@@ -148,11 +148,17 @@ e2e('--state-dir holds lock and child_pid during the session, mode 0700, cleaned
   const base = userDir('rootless-state-');
   const dir = join(base, 'session');
   // (the state dir holds more files too: session.json once the target runs, api.sock)
-  const r = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', 'cd "$ROOTLESSKIT_STATE_DIR" && ls | grep -x -e child_pid -e lock && cat child_pid && echo && echo $PPID && stat -c %a .']);
+  const probe = 'cd "$ROOTLESSKIT_STATE_DIR" && ls | grep -x -e child_pid -e lock && cat child_pid && echo && echo $$ $PPID && stat -c %a .';
+  const r = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', probe]);
   t.is(r.code, 0, r.stderr);
-  const [files1, files2, childPid, ppid, mode] = r.stdout.trim().split('\n');
+  const [files1, files2, childPid, ids, mode] = r.stdout.trim().split('\n');
   t.deepEqual([files1, files2], ['child_pid', 'lock']);
-  t.is(childPid, ppid, 'child_pid is the pid of the process that runs the target');
+  // Host network, no --pidns: the child became the target (src/parent/plan.ts targetReplacesChild).
+  t.is(childPid, ids!.split(' ')[0], 'child_pid is the target itself');
+  const kept = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', probe], { env: { ROOTLESS_KEEP_CHILD: '1' } });
+  t.is(kept.code, 0, kept.stderr);
+  const [, , keptChild, keptIds] = kept.stdout.trim().split('\n');
+  t.is(keptChild, keptIds!.split(' ')[1], 'with the child kept, child_pid is the target\'s parent');
   t.is(mode, '700');
   t.false(existsSync(dir), 'the state dir the session created is gone');
 });
@@ -177,10 +183,10 @@ e2e('a second launcher on the same state dir fails clearly; a killed one leaves 
   first.kill('SIGKILL');
   await firstDone;
   t.true(existsSync(join(dir, 'child_pid')), 'a SIGKILLed parent leaves its files');
-  const third = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', 'cat $ROOTLESSKIT_STATE_DIR/child_pid; echo; echo $PPID']);
+  const third = await run(U, ['run', `--state-dir=${dir}`, '--', 'sh', '-c', 'cat $ROOTLESSKIT_STATE_DIR/child_pid; echo; echo $$']);
   t.is(third.code, 0, third.stderr);
-  const [pidFile, ppid] = third.stdout.trim().split('\n');
-  t.is(pidFile, ppid, 'the stale child_pid was replaced');
+  const [pidFile, self] = third.stdout.trim().split('\n');
+  t.is(pidFile, self, 'the stale child_pid was replaced (the child became the target)');
 });
 
 e2e('nsenter with child_pid enters the session (user + mount namespaces)', async (t) => {

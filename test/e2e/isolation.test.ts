@@ -343,12 +343,13 @@ interface Session extends RunningSession {
 }
 
 /** A session in the default state dir whose target runs `sleep MARKER` and left `sleep ORPHAN` in the background. */
-async function session(t: ExecutionContext, flags: string[]): Promise<Session> {
+async function session(t: ExecutionContext, flags: string[], env: Record<string, string> = {}): Promise<Session> {
   const m = marker();
   const o = marker();
   const s = await startSession(t, {
     state: 'default',
     flags,
+    env,
     command: ['sh', '-c', `echo "state=$ROOTLESSKIT_STATE_DIR"; sleep ${o} & exec sleep ${m}`],
     ready: /state=\S+\n/,
   });
@@ -373,8 +374,9 @@ for (const flags of [['--pidns', '--copy-up=/etc', '--net=none'], []]) {
     await nothingLeft(t, s, [childPid]);
   });
 
+  // Without flags the child would become the target (src/parent/plan.ts): keep it, to kill it.
   e2e(`hygiene (${label}): the child killed: the launcher fails clearly, nothing left`, async (t) => {
-    const s = await session(t, flags);
+    const s = await session(t, flags, flags.length === 0 ? { ROOTLESS_KEEP_CHILD: '1' } : {});
     const childPid = Number(readFileSync(join(s.stateDir, 'child_pid'), 'utf8'));
     process.kill(childPid, 'SIGKILL');
     const r = await s.done;

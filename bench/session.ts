@@ -9,7 +9,7 @@
 //
 // Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSession } from '../src/index.js';
 import { userEnv } from '../test/helpers/rootless.js';
@@ -28,8 +28,12 @@ for (const f of [dir, file, own]) chownSync(f, user.uid, user.gid);
 
 const s = await openSession({}, { env: userEnv(user), ...(user.switchTo ?? {}) });
 
-type Way = 'bare' | 'session' | 'unshare' | 'fakeroot';
-const WAYS: Way[] = ['bare', 'session', 'unshare', 'fakeroot'];
+type Way = 'bare' | 'session' | 'spawn' | 'unshare' | 'fakeroot';
+const WAYS: Way[] = ['bare', 'session', 'spawn', 'unshare', 'fakeroot'];
+const LABEL: Record<Way, string> = {
+  bare: 'bare `spawnSync`', session: 'session `s.run`', spawn: 'session `s.spawn` (stdio ignored)',
+  unshare: '`unshare --map-root-user --map-auto`', fakeroot: '`fakeroot`',
+};
 const COMMANDS: Record<string, { argv: string[]; bare: string[] }> = {
   true: { argv: ['true'], bare: ['true'] },
   // Bare, the user cannot chown to a sub-uid: it chowns to itself (one exec all the same).
@@ -41,6 +45,13 @@ async function once(way: Way, cmd: { argv: string[]; bare: string[] }): Promise<
   if (way === 'unshare') return timeOnce(['unshare', '--map-root-user', '--map-auto', ...cmd.argv], opts);
   if (way === 'fakeroot') return timeOnce(['fakeroot', ...cmd.argv], opts);
   const t = performance.now();
+  if (way === 'spawn') {
+    const p = s.spawn(cmd.argv, { stdio: 'ignore' });
+    const code = await new Promise<number | null>((res, rej) => (p.once('close', res), p.once('error', rej)));
+    const ms = performance.now() - t;
+    if (code !== 0) throw new Error(`${cmd.argv.join(' ')} failed in the session (${code})`);
+    return ms;
+  }
   const r = await s.run(cmd.argv);
   const ms = performance.now() - t;
   if (r.code !== 0) throw new Error(`${cmd.argv.join(' ')} failed in the session (${r.code}): ${r.stderr}`);
@@ -50,16 +61,16 @@ async function once(way: Way, cmd: { argv: string[]; bare: string[] }): Promise<
 const rows: (string | number)[][] = [];
 try {
   for (const [name, cmd] of Object.entries(COMMANDS)) {
-    const times: Record<Way, number[]> = { bare: [], session: [], unshare: [], fakeroot: [] };
+    const times: Record<Way, number[]> = { bare: [], session: [], spawn: [], unshare: [], fakeroot: [] };
     for (let i = 0; i < runs; i++) for (const way of WAYS) times[way].push(await once(way, cmd));
     const m = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
     for (const way of WAYS) {
-      rows.push([name, way, m[way].toFixed(2), (m[way] / m.bare).toFixed(2), (m[way] / m.unshare).toFixed(2)]);
+      rows.push([name, LABEL[way], m[way].toFixed(2), (m[way] / m.bare).toFixed(2), (m[way] / m.unshare).toFixed(2)]);
     }
   }
 } finally {
   await s.close();
   rmSync(dir, { recursive: true, force: true }); // as root: the sub-uid's file goes too
 }
-process.stdout.write(`${runs} calls of each, alternating; median ms per command\n\n`);
+process.stdout.write(`${runs} calls of each, alternating; median ms per command; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n\n`);
 process.stdout.write(`${table(['command', 'way', 'ms', 'x bare spawn', 'x unshare --map-auto'], rows)}\n`);

@@ -10,8 +10,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BIN, userEnv } from '../test/helpers/rootless.js';
+import { basename, join } from 'node:path';
+import { BIN, descendants, userEnv } from '../test/helpers/rootless.js';
 import { benchUser, fmt, median, spawnOpts, table, timeOnce } from './common.js';
 
 const args = process.argv.slice(2);
@@ -22,6 +22,7 @@ const CA = '/etc/ssl/certs/ca-certificates.crt';
 
 const commands: [string, string[]][] = [
   ['rootless run -- true', [BIN, 'run', '--', 'true']],
+  ['rootless run -- true, child kept', ['env', 'ROOTLESS_KEEP_CHILD=1', BIN, 'run', '--', 'true']],
   ['rootlesskit true', ['rootlesskit', 'true']],
   ['unshare -r true', ['unshare', '-r', 'true']],
   ['node -e 0', [process.execPath, '-e', '0']],
@@ -53,32 +54,41 @@ function phases(): [string, number][] {
 }
 
 // --- memory of the launcher's own processes while the target sleeps ------
+// The launcher's processes: the one we started and its descendants (the
+// child, the guard, slirp4netns), not the target (`sleep`). Without the
+// child (src/parent/plan.ts targetReplacesChild) the parent is the only node.
 function smaps(pid: number): { rss: number; privateDirty: number } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
   return { rss: kb('Rss'), privateDirty: kb('Private_Dirty') };
 }
 
-async function memory(argvFor: (stateDir: string) => string[]): Promise<{ rss: number; privateDirty: number }> {
+interface Memory {
+  rss: number;
+  privateDirty: number;
+  processes: string[];
+}
+
+async function memory(argvFor: (stateDir: string) => string[], env: Record<string, string | undefined> = {}): Promise<Memory> {
   const base = mkdtempSync(join(tmpdir(), 'rootless-bench-'));
   if (user.switchTo) chownSync(base, user.uid, user.gid);
   const stateDir = join(base, 'state');
   const argv = argvFor(stateDir);
   const proc = spawn(argv[0]!, argv.slice(1), {
-    env: userEnv(user, { NODE_EXTRA_CA_CERTS: undefined }),
+    env: userEnv(user, { NODE_EXTRA_CA_CERTS: undefined, ...env }),
     cwd: '/tmp',
     stdio: 'ignore',
     ...(user.switchTo ? { uid: user.switchTo.uid, gid: user.switchTo.gid } : {}),
   });
   const pidFile = join(stateDir, 'child_pid');
-  for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
-  await new Promise((r) => setTimeout(r, 700)); // let both settle once the target runs
-  const pids = [proc.pid!, Number(readFileSync(pidFile, 'utf8'))];
-  const total = pids.map(smaps).reduce((a, b) => ({ rss: a.rss + b.rss, privateDirty: a.privateDirty + b.privateDirty }));
+  for (let i = 0; i < 400 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 1000)); // let every process settle once the target runs
+  const tree = [{ pid: proc.pid!, argv: [basename(argv[0]!)] }, ...descendants(proc.pid!)].filter((p) => basename(p.argv[0] ?? '') !== 'sleep');
+  const total = tree.map((p) => smaps(p.pid)).reduce((a, b) => ({ rss: a.rss + b.rss, privateDirty: a.privateDirty + b.privateDirty }));
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('close', r));
   rmSync(base, { recursive: true, force: true });
-  return total;
+  return { ...total, processes: tree.map((p) => basename(p.argv[0] ?? '?')) };
 }
 
 const lines: string[] = [];
@@ -106,17 +116,27 @@ say();
 say(table(['mark', 'ms'], phases().map(([k, v]) => [k, fmt(v)])));
 say();
 
-const ours = await memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30']);
-const theirs = await memory((dir) => ['rootlesskit', `--state-dir=${dir}`, 'sleep', '30']);
-say('## Memory of the launcher (parent + child) while the target sleeps');
+const DOCKER_SHAPED = ['--net=slirp4netns', '--port-driver=builtin', '--copy-up=/etc', '--copy-up=/run'];
+const cases: [string, () => Promise<Memory>][] = [
+  ['rootless run -- sleep', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'])],
+  ['rootless run -- sleep, child kept (ROOTLESS_KEEP_CHILD=1)', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'], { ROOTLESS_KEEP_CHILD: '1' })],
+  ['rootlesskit sleep', () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, 'sleep', '30'])],
+  [`rootless run ${DOCKER_SHAPED.join(' ')} -- sleep`, () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, ...DOCKER_SHAPED, '--', 'sleep', '30'])],
+  [`rootlesskit ${DOCKER_SHAPED.join(' ')} sleep`, () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, ...DOCKER_SHAPED, 'sleep', '30'])],
+];
+const memRuns = Math.max(1, Math.min(5, Math.floor(runs / 6)));
+const mem = new Map<string, Memory[]>(cases.map(([n]) => [n, []]));
+for (let i = 0; i < memRuns; i++) for (const [name, measure] of cases) mem.get(name)!.push(await measure());
+const med = (name: string, key: 'rss' | 'privateDirty'): number => median(mem.get(name)!.map((m) => m[key]));
+say(`## Memory of the launcher's processes while the target sleeps (median of ${memRuns}, alternating)`);
 say();
 say(
   table(
-    ['launcher', 'RSS MiB', 'Private_Dirty MiB', 'Private_Dirty x rootlesskit'],
-    [
-      ['rootless', fmt(ours.rss / 1024), fmt(ours.privateDirty / 1024), fmt(ours.privateDirty / theirs.privateDirty, 2)],
-      ['rootlesskit', fmt(theirs.rss / 1024), fmt(theirs.privateDirty / 1024), '1.00'],
-    ],
+    ['launcher', 'processes', 'RSS MiB', 'Private_Dirty MiB', 'Private_Dirty x rootlesskit'],
+    cases.map(([name]) => {
+      const rk = name.includes('slirp4netns') ? cases[4]![0] : cases[2]![0];
+      return [name, mem.get(name)![0]!.processes.join(' + '), fmt(med(name, 'rss') / 1024), fmt(med(name, 'privateDirty') / 1024), fmt(med(name, 'privateDirty') / med(rk, 'privateDirty'), 2)];
+    }),
   ),
 );
 if (outFile) writeFileSync(outFile, `${lines.join('\n')}\n`);

@@ -1,5 +1,5 @@
 // rtnetlink, the small part the port relay needs to keep client addresses
-// (see the "Source addresses" part of addon/port.cc): FIB rules and local
+// (see addon/port/source_routing.h): FIB rules and local
 // routes in the calling thread's network namespace. Written here rather
 // than run through iproute2: no run-time dependency, and the connector
 // thread adds rules on its own as UDP flows appear.

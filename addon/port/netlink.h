@@ -1,5 +1,5 @@
 // rtnetlink requests for the source-address-keeping port relay (see
-// addon/netlink.cc): policy rules and routes in the calling thread's
+// addon/port/netlink.cc): policy rules and routes in the calling thread's
 // network namespace, without the ip binary.
 #pragma once
 #include <cstdint>

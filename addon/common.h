@@ -27,7 +27,7 @@ void InitSpawn(Napi::Env env, Napi::Object exports);
 void InitProcWatch(Napi::Env env, Napi::Object exports);
 void InitSys(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);   // addon/net.cc
-void InitPort(Napi::Env env, Napi::Object exports);  // addon/port.cc
+void InitPort(Napi::Env env, Napi::Object exports);  // addon/port/bindings.cc
 void InitNs(Napi::Env env, Napi::Object exports);    // addon/ns.cc
 void InitNotify(Napi::Env env, Napi::Object exports); // addon/notify.cc
 void InitFdPass(Napi::Env env, Napi::Object exports); // addon/fdpass.cc

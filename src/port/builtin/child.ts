@@ -1,4 +1,4 @@
-// The builtin port driver, child half: the connector thread (addon/port.cc)
+// The builtin port driver, child half: the connector thread (addon/port/connector.cc)
 // connects inside the namespace on the parent's request and passes the
 // socket back. It runs for the session; the child's event loop need not.
 import type { Logger } from '../../sys/log.js';

@@ -1,5 +1,5 @@
 // The builtin port driver, parent half: host sockets, handed to the native
-// relay (addon/port.cc), which asks the child for the connection inside the
+// relay (addon/port/relay.h), which asks the child for the connection inside the
 // namespace and splices the two. See DESIGN.md "Port forwarding data plane".
 //
 // Parent <-> child: one SOCK_SEQPACKET socketpair per relay worker, made

@@ -5,19 +5,20 @@
 // new process, so the addon writes it between clone and execve.
 import type { ChildConfig } from '../protocol/config.js';
 import { CHILD_FD } from '../protocol/config.js';
+import { envDelete } from '../sys/bytes.js';
 
 export interface TargetActivation {
   /** For spawn's `fds` after 0-2. */
   fds: number[];
-  env: string[];
+  env: Buffer[];
   listenPidEnv: boolean;
 }
 
-export function targetActivation(config: Pick<ChildConfig, 'env' | 'listenFds'>): TargetActivation {
+export function targetActivation(config: Pick<ChildConfig, 'listenFds'>, targetEnv: Buffer[]): TargetActivation {
   const n = config.listenFds ?? 0;
-  if (n <= 0) return { fds: [], env: config.env, listenPidEnv: false };
+  if (n <= 0) return { fds: [], env: targetEnv, listenPidEnv: false };
   const fds = Array.from({ length: n }, (_, i) => CHILD_FD.firstActivated + i);
-  const env = config.env.filter((e) => !e.startsWith('LISTEN_PID=') && !e.startsWith('LISTEN_FDS='));
-  env.push(`LISTEN_FDS=${n}`);
+  const env = envDelete(targetEnv, 'LISTEN_PID', 'LISTEN_FDS');
+  env.push(Buffer.from(`LISTEN_FDS=${n}`));
   return { fds, env, listenPidEnv: true };
 }

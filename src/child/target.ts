@@ -3,7 +3,8 @@ import { SyscallError } from '../sys/errors.js';
 import { execInPlace, spawn, tcsetpgrp, getpgrp, type ExitStatus } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { relaySignals } from '../sys/process.js';
-import { envValue, notRunnable, resolveCommand } from '../sys/command.js';
+import { notRunnable, resolveCommand } from '../sys/command.js';
+import { envGet, fromBase64, shown } from '../sys/bytes.js';
 import type { ChildConfig } from '../protocol/config.js';
 import type { Logger } from '../sys/log.js';
 import { targetActivation } from './activation.js';
@@ -21,23 +22,26 @@ function nofile(): { nofileSoft?: number } {
 }
 
 export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
-  const [name, ...args] = config.command;
-  const file = resolveCommand(name ?? '', envValue(config.env, 'PATH'), config.cwd);
+  const argv = config.commandB64.map(fromBase64);
+  const env = config.envB64.map(fromBase64);
+  const cwd = fromBase64(config.cwdB64);
+  const name = argv[0] ?? Buffer.alloc(0);
+  const file = resolveCommand(name, envGet(env, 'PATH'), cwd);
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
 
   const relay = relaySignals((sig) => log.debug({ signal: sig }, 'forwarding signal to the target'));
   releaseEarlySignals();
   // Socket activation (LISTEN_FDS): sockets at 3.., LISTEN_PID its own.
-  const activation = targetActivation(config);
+  const activation = targetActivation(config, env);
   let spawned;
   try {
     spawned = spawn(
       {
         file,
-        argv: [name!, ...args],
+        argv,
         envp: activation.env,
-        cwd: config.cwd,
+        cwd,
         ignoreSignals: config.ignoredSignals,
         fds: [0, 1, 2, ...activation.fds],
         ...(activation.listenPidEnv ? { listenPidEnv: true } : {}),
@@ -55,11 +59,11 @@ export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
     );
   } catch (err) {
     relay.stop();
-    if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name!, err.code ?? 'ENOENT');
+    if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name, err.code ?? 'ENOENT');
     throw err;
   }
   relay.attach(spawned.pidfd);
-  log.debug({ targetPid: spawned.pid, file }, 'target started');
+  log.debug({ targetPid: spawned.pid, file: shown(file) }, 'target started');
 
   void exited.then(() => {
     relay.stop();

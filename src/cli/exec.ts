@@ -1,6 +1,7 @@
 // `rootless exec [--state-dir DIR | SESSION] [--] CMD [ARGS...]`: argv and
 // help; the work is in src/parent/exec.ts. Without a session or state dir,
 // the one running named session is used (an error when there are several).
+import { callerArgv } from '../sys/caller.js';
 import { isAbsolute, join, normalize } from 'node:path';
 import { UsageError, quoteValue } from '../sys/errors.js';
 import { writeStdout } from '../sys/stderr.js';
@@ -91,5 +92,5 @@ export async function execCommand(argv: string[]): Promise<number> {
     stateDir = running[0]!.dir;
     label = stateDir.slice(stateDir.lastIndexOf('/') + 1);
   }
-  return execInSession({ stateDir, label, command: parsed.command });
+  return execInSession({ stateDir, label, command: callerArgv(parsed.command) });
 }

@@ -13,6 +13,7 @@ import { planLaunch } from './plan.js';
 import { mark } from '../sys/trace.js';
 import { SIGIGN_ENV, inheritIgnoredSignals, parseSigIgn } from '../sys/signals.js';
 import { helpAsFlag } from './help.js';
+import { callerArgv, takeWrapperEnvironment } from '../sys/caller.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
@@ -20,7 +21,7 @@ async function run(options: RunOptions): Promise<number> {
   const log = createLogger(options.logLevel, { format: options.logFormat });
   try {
     const { launch } = await import('../parent/launcher.js');
-    const result = await launch(planLaunch(options), log);
+    const result = await launch(planLaunch(options, callerArgv(options.command)), log);
     return result.exitCode;
   } catch (err) {
     const exitCode = err instanceof RootlessError ? err.exitCode : ExitCode.LauncherFailed;
@@ -81,6 +82,7 @@ async function sessionCommand(kind: 'exec' | 'ps', argv: string[]): Promise<numb
 
 async function main(): Promise<number> {
   mark('parent', 'main');
+  takeWrapperEnvironment();
   keepStdioBlocking();
   inheritIgnoredSignals(parseSigIgn(process.env[SIGIGN_ENV] ?? ''));
   delete process.env[SIGIGN_ENV];

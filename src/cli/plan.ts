@@ -4,9 +4,10 @@ import type { LaunchPlan } from '../parent/plan.js';
 import { parsePublishFlags } from '../port/spec.js';
 import type { RunOptions } from './options.js';
 
-export function planLaunch(o: RunOptions): LaunchPlan {
+/** `command`: the bytes of o.command as the caller gave them (sys/caller.ts callerArgv); default their UTF-8. */
+export function planLaunch(o: RunOptions, command: readonly Buffer[] = o.command.map((a) => Buffer.from(a))): LaunchPlan {
   return {
-    command: [...o.command],
+    command: [...command],
     stateDir: o.stateDir,
     name: o.name,
     subidSource: o.subidSource,

@@ -11,7 +11,9 @@ import {
 } from '../sys/native.js';
 import { signalNumber } from '../sys/signals.js';
 import { ownsTerminal, relaySignals } from '../sys/process.js';
-import { DEFAULT_PATH, envValue, notRunnable } from '../sys/command.js';
+import { DEFAULT_PATH, notRunnable } from '../sys/command.js';
+import { envGet, fromBase64 } from '../sys/bytes.js';
+import { callerCwd, reapInheritedChildren } from '../sys/caller.js';
 import { startedNofileSoft } from '../sys/nofile.js';
 import { NS_NAMES, readSession, type NsName, type SessionRecord } from './sessions.js';
 
@@ -29,7 +31,8 @@ export interface ExecRequest {
   stateDir: string;
   /** How the user named the session, for messages. */
   label: string;
-  command: string[];
+  /** As bytes: they need not be UTF-8 (sys/caller.ts callerArgv). */
+  command: Buffer[];
 }
 
 /** The running session's record, or a RootlessError saying why there is none. */
@@ -94,9 +97,11 @@ function openNamespaces(record: SessionRecord, label: string): OpenNamespaces {
 
 /** Runs the command; resolves with its exit code (128+N when killed by N). */
 export async function execInSession(req: ExecRequest): Promise<number> {
+  await reapInheritedChildren();
   const record = runningSession(req.stateDir, req.label);
   const ns = openNamespaces(record, req.label);
-  const name = req.command[0];
+  const name = req.command[0]!;
+  const env = record.envB64.map(fromBase64);
   const foreground = ownsTerminal();
   const nofileSoft = startedNofileSoft();
   let onExit!: (s: ExitStatus) => void;
@@ -105,16 +110,16 @@ export async function execInSession(req: ExecRequest): Promise<number> {
   const relay = relaySignals();
   try {
     // The caller's directory if the session has it, else the target's, else /.
-    const cwds = [...new Set([process.cwd(), record.cwd, '/'])];
+    const cwds = [callerCwd(), fromBase64(record.cwdB64), Buffer.from('/')].filter((c, i, all) => all.findIndex((o) => o.equals(c)) === i);
     for (let i = 0; ; i++) {
       try {
         pidfd = spawn(
           {
-            file: name!,
+            file: name,
             argv: req.command,
-            envp: record.env,
+            envp: env,
             cwd: cwds[i]!,
-            ...(name!.includes('/') ? {} : { searchPath: envValue(record.env, 'PATH') ?? DEFAULT_PATH }),
+            ...(name.includes('/') ? {} : { searchPath: envGet(env, 'PATH') ?? DEFAULT_PATH }),
             setns: ns.setns,
             fds: [0, 1, 2],
             ...(nofileSoft === undefined ? {} : { nofileSoft }),
@@ -127,7 +132,7 @@ export async function execInSession(req: ExecRequest): Promise<number> {
         break;
       } catch (err) {
         if (err instanceof SyscallError && err.step === 'chdir' && i + 1 < cwds.length) continue;
-        if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name!, err.code ?? 'ENOENT');
+        if (err instanceof SyscallError && err.step === 'execve') throw notRunnable(name, err.code ?? 'ENOENT');
         if (err instanceof SyscallError && err.step === 'setns') {
           throw new RootlessError(`cannot enter the namespaces of session ${req.label}: ${err.code}`, {
             step: 'setns', ...(err.code ? { code: err.code } : {}), subject: req.stateDir, cause: err,

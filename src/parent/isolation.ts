@@ -18,6 +18,7 @@ import {
   type SessionRecord,
 } from './sessions.js';
 import type { StateDir } from '../sys/statedir.js';
+import { fromBase64, toBase64 } from '../sys/bytes.js';
 
 export function checkCopyUpDirs(dirs: readonly string[], stat: (p: string) => Stats = statSync): void {
   for (const dir of dirs) {
@@ -109,8 +110,8 @@ export function prepareIsolation(opts: LaunchPlan): IsolationSession {
         nsInodes: namespaceInodes(childPid, namespaces),
         net: opts.network.driver,
         portDriver: opts.ports.driver,
-        env: recordEnvironment(config.env),
-        cwd: config.cwd,
+        envB64: recordEnvironment(config.envB64.map(fromBase64)).map(toBase64),
+        cwdB64: config.cwdB64,
       };
       try {
         state.writeFile(SESSION_FILE, `${JSON.stringify(record)}\n`);

@@ -17,6 +17,8 @@ import { checkDrivers, diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } fro
 import { openStateDir, type StateDir } from '../sys/statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
+import { toBase64 } from '../sys/bytes.js';
+import { callerCwd, callerEnvironment, reapInheritedChildren } from '../sys/caller.js';
 import { startNotifyRelay, type NotifyRelay } from './notify.js';
 import { mark } from '../sys/trace.js';
 import { prepareIsolation } from './isolation.js';
@@ -48,6 +50,7 @@ function identity(): UserIdentity {
 }
 
 export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResult> {
+  await reapInheritedChildren();
   const netChecked = await checkDrivers(opts);
   const isolation = prepareIsolation(opts);
   const nnp = noNewPrivs();
@@ -104,9 +107,9 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     notify = startNotifyRelay(process.env, state, log);
     const awaitDrivers = opts.network.driver !== 'host' || opts.ports.driver !== 'none';
     const config: ChildConfig = {
-      command: opts.command,
-      env: targetEnvironment(process.env, state.path, notify?.targetSocket),
-      cwd: process.cwd(),
+      commandB64: opts.command.map(toBase64),
+      envB64: targetEnvironment(callerEnvironment(), state.path, notify?.targetSocket).map(toBase64),
+      cwdB64: toBase64(callerCwd()),
       ignoredSignals: [...inheritedIgnoredSignals()],
       propagation: opts.propagation,
       logLevel: log.level,

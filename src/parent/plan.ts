@@ -8,8 +8,8 @@ import type { Propagation } from '../sys/mount.js';
 export type SubidSource = 'auto' | 'static' | 'dynamic' | 'none';
 
 export interface LaunchPlan {
-  /** Target argv, non-empty. */
-  command: string[];
+  /** Target argv, non-empty, as bytes (they need not be UTF-8). */
+  command: Buffer[];
   /** --state-dir (absolute, normalized); undefined: a fresh or named one. */
   stateDir: string | undefined;
   /** --name: a named session (its state dir is $XDG_RUNTIME_DIR/rootless/NAME). */

@@ -4,6 +4,7 @@
 // session, named or not, writes `session.json` (0600) into its state dir
 // once its target runs: the child's pid, the namespaces and their inodes,
 // the drivers, and the target's environment.
+import { envDelete } from '../sys/bytes.js';
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
@@ -11,7 +12,7 @@ import { flock } from '../sys/native.js';
 import type { ChildNamespaces } from '../protocol/config.js';
 
 export const SESSION_FILE = 'session.json';
-export const SESSION_RECORD_VERSION = 1;
+export const SESSION_RECORD_VERSION = 2;
 
 /** /proc/PID/ns names, in the order `rootless exec` joins them (user first: it gives the rights for the rest). */
 export const NS_NAMES = ['user', 'mnt', 'net', 'pid', 'uts', 'ipc', 'cgroup'] as const;
@@ -32,9 +33,10 @@ export interface SessionRecord {
   nsInodes: Partial<Record<NsName, number>>;
   net: string;
   portDriver: string;
-  /** The target's environment, "NAME=value" (no socket-activation variables). */
-  env: string[];
-  cwd: string;
+  /** The target's environment entries, base64 of their bytes (no socket-activation variables). */
+  envB64: string[];
+  /** The target's cwd, base64 of its bytes. */
+  cwdB64: string;
 }
 
 function errnoOf(err: unknown): string {
@@ -104,10 +106,10 @@ export function namespaceInodes(childPid: number, names: readonly NsName[]): Par
 // What systemd gives the unit's own process, not a command that joins the
 // session later: socket activation, and the notify socket and watchdog
 // (a `rootless exec` must not speak for the unit's daemon).
-const UNIT_PROCESS_VARS = ['LISTEN_PID=', 'LISTEN_FDS=', 'LISTEN_FDNAMES=', 'NOTIFY_SOCKET=', 'WATCHDOG_PID=', 'WATCHDOG_USEC='];
+const UNIT_PROCESS_VARS = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_PID', 'WATCHDOG_USEC'];
 
-export function recordEnvironment(env: readonly string[]): string[] {
-  return env.filter((e) => !UNIT_PROCESS_VARS.some((p) => e.startsWith(p)));
+export function recordEnvironment(env: readonly Buffer[]): Buffer[] {
+  return envDelete(env, ...UNIT_PROCESS_VARS);
 }
 
 export function parseSessionRecord(text: string, where: string): SessionRecord {
@@ -120,7 +122,7 @@ export function parseSessionRecord(text: string, where: string): SessionRecord {
   const o = r as Partial<SessionRecord>;
   if (
     typeof o !== 'object' || o === null || o.version !== SESSION_RECORD_VERSION || typeof o.childPid !== 'number' ||
-    typeof o.pid !== 'number' || !Array.isArray(o.namespaces) || !Array.isArray(o.env) || typeof o.startedAt !== 'number'
+    typeof o.pid !== 'number' || !Array.isArray(o.namespaces) || !Array.isArray(o.envB64) || typeof o.cwdB64 !== 'string' || typeof o.startedAt !== 'number'
   ) {
     throw new RootlessError(`${where} is not a session record of this version of rootless`, { step: 'read session', subject: where });
   }

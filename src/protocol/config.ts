@@ -1,6 +1,7 @@
 // What the parent tells the child in ParentHello: everything the child needs
-// to set up the namespaces and run the target. Plain JSON. And where the
-// parent's spawn puts the child's fds.
+// to set up the namespaces and run the target. Plain JSON, where the target's
+// argv, environment and cwd, bytes that need not be UTF-8, travel as base64
+// (src/sys/bytes.ts). And where the parent's spawn puts the child's fds.
 import type { LogLevel } from '../sys/log.js';
 import type { Propagation } from '../sys/mount.js';
 
@@ -12,12 +13,16 @@ export interface ChildNamespaces {
   cgroup: boolean;
 }
 
+/** Bytes, base64-encoded. */
+export type Base64 = string;
+
 export interface ChildConfig {
   /** Target argv; argv[0] is looked up in the target's PATH. */
-  command: string[];
-  /** Target environment, "NAME=value" strings, ROOTLESSKIT_* included. */
-  env: string[];
-  cwd: string;
+  commandB64: Base64[];
+  /** Target environment entries as the caller had them ("NAME=value", or
+   * without '='), ROOTLESSKIT_* included. */
+  envB64: Base64[];
+  cwdB64: Base64;
   /** Signals the caller had ignored: ignored for the target too, never
    * forwarded (src/sys/signals.ts inheritIgnoredSignals). */
   ignoredSignals: number[];

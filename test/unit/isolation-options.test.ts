@@ -91,12 +91,12 @@ test('socket activation: only variables naming this pid count; fds 3.. must be o
 });
 
 test('socket activation, child side: fds from 6 go to 3.., LISTEN_FDS set, LISTEN_PID left to the addon', (t) => {
-  const env = ['PATH=/bin', 'LISTEN_PID=99', 'LISTEN_FDS=2', 'LISTEN_FDNAMES=a:b'];
-  const a = targetActivation({ env, listenFds: 2 });
+  const env = ['PATH=/bin', 'LISTEN_PID=99', 'LISTEN_FDS=2', 'LISTEN_FDNAMES=a:b'].map((e) => Buffer.from(e));
+  const a = targetActivation({ listenFds: 2 }, env);
   t.deepEqual(a.fds, [6, 7]);
   t.true(a.listenPidEnv);
-  t.deepEqual(a.env, ['PATH=/bin', 'LISTEN_FDNAMES=a:b', 'LISTEN_FDS=2']);
-  const none = targetActivation({ env });
+  t.deepEqual(a.env.map(String), ['PATH=/bin', 'LISTEN_FDNAMES=a:b', 'LISTEN_FDS=2']);
+  const none = targetActivation({}, env);
   t.deepEqual(none, { fds: [], env, listenPidEnv: false }, 'not activated: the variables pass untouched');
 });
 
@@ -189,7 +189,7 @@ test('rootless ps: rows and table', (t) => {
   t.is(formatAge(3 * 86400_000), '3d');
   const record = {
     version: SESSION_RECORD_VERSION, name: 'web', pid: 10, childPid: 11, startedAt: 1_000, namespaces: namespaceList({ pid: true, net: true, uts: false, ipc: false, cgroup: true }),
-    nsInodes: {}, net: 'slirp4netns', portDriver: 'builtin', env: [], cwd: '/',
+    nsInodes: {}, net: 'slirp4netns', portDriver: 'builtin', envB64: [], cwdB64: 'Lw==',
   };
   const rows = psRows([{ state: 'running', dir: '/run/user/1/rootless/web', record }, { state: 'starting', dir: '/x/db' }], 6_000);
   t.is(rows[0]!.age, '5s');
@@ -202,11 +202,12 @@ test('rootless ps: rows and table', (t) => {
 });
 
 test('session record: activation, notify and watchdog variables are not recorded; bad records are refused', (t) => {
-  t.deepEqual(recordEnvironment(['A=1', 'LISTEN_PID=3', 'LISTEN_FDS=1', 'LISTEN_FDNAMES=x', 'LISTEN_X=2']), ['A=1', 'LISTEN_X=2']);
-  t.deepEqual(recordEnvironment(['NOTIFY_SOCKET=/s/notify.sock', 'WATCHDOG_USEC=1', 'WATCHDOG_PID=2', 'NOTIFY_SOCKETS=3']), ['NOTIFY_SOCKETS=3']);
+  const rec = (l: string[]): string[] => recordEnvironment(l.map((e) => Buffer.from(e))).map(String);
+  t.deepEqual(rec(['A=1', 'LISTEN_PID=3', 'LISTEN_FDS=1', 'LISTEN_FDNAMES=x', 'LISTEN_X=2']), ['A=1', 'LISTEN_X=2']);
+  t.deepEqual(rec(['NOTIFY_SOCKET=/s/notify.sock', 'WATCHDOG_USEC=1', 'WATCHDOG_PID=2', 'NOTIFY_SOCKETS=3']), ['NOTIFY_SOCKETS=3']);
   t.throws(() => parseSessionRecord('{', 'f'), { message: /not valid JSON/ });
   t.throws(() => parseSessionRecord('{"version":99}', 'f'), { message: /not a session record of this version/ });
-  const ok = { version: SESSION_RECORD_VERSION, pid: 1, childPid: 2, startedAt: 3, namespaces: ['user'], nsInodes: {}, net: 'host', portDriver: 'none', env: [], cwd: '/' };
+  const ok = { version: SESSION_RECORD_VERSION, pid: 1, childPid: 2, startedAt: 3, namespaces: ['user'], nsInodes: {}, net: 'host', portDriver: 'none', envB64: [], cwdB64: 'Lw==' };
   t.is(parseSessionRecord(JSON.stringify(ok), 'f').childPid, 2);
 });
 

@@ -21,12 +21,17 @@ function nofile(): { nofileSoft?: number } {
   return n === undefined ? {} : { nofileSoft: n };
 }
 
-export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
+/** The target's argv, environment and cwd as bytes, and the program's path. */
+function command(config: ChildConfig): { argv: Buffer[]; env: Buffer[]; cwd: Buffer; name: Buffer; file: Buffer } {
   const argv = config.commandB64.map(fromBase64);
   const env = config.envB64.map(fromBase64);
   const cwd = fromBase64(config.cwdB64);
   const name = argv[0] ?? Buffer.alloc(0);
-  const file = resolveCommand(name, envGet(env, 'PATH'), cwd);
+  return { argv, env, cwd, name, file: resolveCommand(name, envGet(env, 'PATH'), cwd) };
+}
+
+export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
+  const { argv, env, cwd, name, file } = command(config);
   let onExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((res) => (onExit = res));
 
@@ -87,16 +92,15 @@ export function startTarget(config: ChildConfig, log: Logger): RunningTarget {
  * exist, right before the point of no return. Never returns.
  */
 export function execTarget(config: ChildConfig, log: Logger, announce: () => void): never {
-  const [name, ...args] = config.command;
-  const file = resolveCommand(name ?? '', envValue(config.env, 'PATH'), config.cwd);
-  const activation = targetActivation(config);
-  log.debug({ file }, 'the child becomes the target');
+  const { argv, env, cwd, file } = command(config);
+  const activation = targetActivation(config, env);
+  log.debug({ file: shown(file) }, 'the child becomes the target');
   announce();
   return execInPlace({
     file,
-    argv: [name!, ...args],
+    argv,
     envp: activation.env,
-    cwd: config.cwd,
+    cwd,
     ignoreSignals: config.ignoredSignals,
     fds: [0, 1, 2, ...activation.fds],
     ...(activation.listenPidEnv ? { listenPidEnv: true } : {}),

@@ -1,8 +1,10 @@
 // The parent's lifecycle: clone the child first (its node start is the
 // longest step), then, while it boots, find the sub-ids and write the maps;
-// then the handshake, the drivers, and waiting for the target.
+// then the handshake and waiting for the target. What a session holds
+// (isolation, NOTIFY_SOCKET relay, network, ports, REST API) is a list of
+// parts (src/parent/parts/) with common hooks, run at each phase of the
+// handshake and stopped in reverse (src/parent/parts.ts).
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from '../sys/log.js';
 import type { ChildConfig } from '../protocol/config.js';
 import type { ChildLog, ChildTargetExited } from '../protocol/messages.js';
@@ -14,19 +16,19 @@ import { ownsTerminal } from '../sys/process.js';
 import { TERMINATING_SIGNALS, forwardSignals, inheritedIgnoredSignals, signalName, signalNumber } from '../sys/signals.js';
 import { spawnChild, type ChildHandle } from './child.js';
 import { checkDrivers, diagnoseNoCapabilities, noNewPrivs, noNewPrivsError } from './preflight.js';
-import { openStateDir, type StateDir } from '../sys/statedir.js';
 import type { UserIdentity } from './usermap.js';
 import { targetEnvironment } from './environment.js';
 import { toBase64 } from '../sys/bytes.js';
 import { callerCwd, callerEnvironment, reapInheritedChildren } from '../sys/caller.js';
-import { startNotifyRelay, type NotifyRelay } from './notify.js';
 import { mark } from '../sys/trace.js';
-import { prepareIsolation } from './isolation.js';
-import { startNetwork, type NetworkSession } from '../net/index.js';
-import { portDriver, type PortSession } from '../port/index.js';
-import { CHILD_FD } from '../protocol/config.js';
+import { LaunchSession } from './launch-session.js';
+import { PartRunner } from './parts.js';
+import { isolationPart } from './parts/isolation.js';
+import { notifyPart } from './parts/notify.js';
+import { networkPart } from './parts/network.js';
+import { portsPart } from './parts/ports.js';
+import { apiPart } from './parts/api.js';
 import { targetReplacesChild, type LaunchPlan } from './plan.js';
-import { ApiSession } from '../api/session.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -52,76 +54,67 @@ function identity(): UserIdentity {
 export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResult> {
   await reapInheritedChildren();
   const netChecked = await checkDrivers(opts);
-  const isolation = prepareIsolation(opts);
-  const nnp = noNewPrivs();
-  if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
-
-  // Clone first: the child's node start is the longest step of all, and
-  // everything below overlaps with it.
+  const s = new LaunchSession(opts, log);
+  // Each phase runs these in this order; they stop in the reverse one.
+  const parts = new PartRunner([isolationPart(), notifyPart(), networkPart(netChecked), portsPart(), apiPart()], s, (part, err) =>
+    log.warn({ part, err: (err as Error).message }, 'a part of the session did not stop cleanly'));
+  let child: ChildHandle | undefined;
+  let stopForwarding: (() => void) | undefined;
+  const foreground = ownsTerminal();
   // --detach-netns: the child (and the target) keep the host's network
   // namespace; the child makes the isolated one at $STATE/netns.
   const namespaces = { pid: opts.pidns, net: opts.network.driver !== 'host' && !opts.network.detachNetns, uts: opts.utsns, ipc: opts.ipcns, cgroup: opts.cgroupns };
-  // The builtin port driver's control sockets go to the child with it.
-  const portDrv = await portDriver(opts.ports.driver);
-  const portPrep = await portDrv.prepare(opts.ports);
-  const child = await spawnChild({
-    namespaces,
-    ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
-    onLog: (m: ChildLog) => relayChildLog(log, m),
-    extraFds: [...isolation.childFds, ...portPrep.childFds],
-  });
-  portPrep.cloned(portPrep.childFds.map((_, i) => CHILD_FD.firstActivated + isolation.childFds.length + i));
-  mark('parent', 'cloned');
-  let state: StateDir | undefined;
-  let network: NetworkSession | undefined;
-  let networkStarting: Promise<NetworkSession> | undefined;
-  let ports: PortSession | undefined;
-  let notify: NotifyRelay | undefined;
-  const api = new ApiSession(log);
   // Until the target is known to run: terminating signals go to the child
   // at once (its default action, or its forwarder, ends the start); other
   // signals wait, since a node that has not installed its handlers yet
   // would take SIGUSR1 as "start the inspector".
   const signals = { targetRunning: false, queued: [] as number[], interruptedBy: undefined as number | undefined };
-  const stopForwarding = forwardSignals((sig, num) => {
-    if (signals.targetRunning) {
-      log.debug({ signal: sig }, 'forwarding signal to the child');
-      child.signal(num);
-    } else if (TERMINATING_SIGNALS.has(sig)) {
-      signals.interruptedBy ??= num;
-      child.signal(num);
-    } else {
-      signals.queued.push(num);
-    }
-  });
-  const foreground = ownsTerminal();
   try {
-    state = openStateDir(
-      isolation.stateDir,
-      (stale) => log.info({ stateDir: opts.stateDir, files: stale }, 'removed files left by a session that was killed'),
-      (msg) => log.warn(msg),
-    );
-    log.debug({ childPid: child.pid, stateDir: state.path }, 'child cloned');
-    isolation.attach(state, child.pid, log);
-    // Before the target can start: it may notify at once.
-    notify = startNotifyRelay(process.env, state, log);
-    const awaitDrivers = opts.network.driver !== 'host' || opts.ports.driver !== 'none';
+    await parts.run('beforeClone');
+    const nnp = noNewPrivs();
+    if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
+
+    // Clone first: the child's node start is the longest step of all, and
+    // everything below overlaps with it.
+    const cloned = await spawnChild({
+      namespaces,
+      ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
+      onLog: (m: ChildLog) => relayChildLog(log, m),
+      extraFds: s.childFds,
+    });
+    child = s.child = cloned;
+    mark('parent', 'cloned');
+    stopForwarding = forwardSignals((sig, num) => {
+      if (signals.targetRunning) {
+        log.debug({ signal: sig }, 'forwarding signal to the child');
+        cloned.signal(num);
+      } else if (TERMINATING_SIGNALS.has(sig)) {
+        signals.interruptedBy ??= num;
+        cloned.signal(num);
+      } else {
+        signals.queued.push(num);
+      }
+    });
+    await parts.run('afterClone');
+    const state = s.state;
     const config: ChildConfig = {
       commandB64: opts.command.map(toBase64),
-      envB64: targetEnvironment(callerEnvironment(), state.path, notify?.targetSocket).map(toBase64),
+      envB64: targetEnvironment(callerEnvironment(), state.path, s.notifySocket).map(toBase64),
       cwdB64: toBase64(callerCwd()),
       ignoredSignals: [...inheritedIgnoredSignals()],
       propagation: opts.propagation,
       logLevel: log.level,
       foreground,
       namespaces,
-      awaitDrivers,
+      awaitDrivers: s.awaitDrivers,
       stateDir: state.path,
       ...(opts.network.detachNetns ? { detachNetns: true } : {}),
       ...(targetReplacesChild(opts) ? { execTarget: true } : {}),
-      ...isolation.childConfig(),
+      // The isolation part's fields (copyUp and reaper among them).
+      ...(s.configFields as Pick<ChildConfig, 'copyUp' | 'reaper'>),
     };
-    child.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
+    s.childConfig = config;
+    cloned.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
 
     // Loaded after the clone: it brings child_process, not needed before.
     const { planUserMap, writeUserMap } = await import('./usermap.js');
@@ -129,27 +122,18 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     for (const w of plan.warnings) log.warn(w);
     for (const n of plan.notes) log.debug(n);
     if (plan.mode === 'subids' && nnp) throw noNewPrivsError();
-    await writeUserMap(child.pid, plan);
+    await writeUserMap(cloned.pid, plan);
     // child_pid exists before the child may start the target.
-    state.writeFile('child_pid', String(child.pid));
-    child.channel.send({ type: 'ParentInitIdmapCompleted' });
+    state.writeFile('child_pid', String(cloned.pid));
+    cloned.channel.send({ type: 'ParentInitIdmapCompleted' });
     mark('parent', 'idmap-written');
-    // While the child's node boots: api.sock comes before the target then.
-    if (awaitDrivers) api.preload();
     if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
-    // The network driver attaches to namespaces that exist since the clone:
-    // it starts now, while the child's node boots (not with --detach-netns,
-    // whose namespace the child makes).
-    const netCtx = { childPid: child.pid, state, log, fromPorts: portPrep.forNetwork };
-    if (awaitDrivers && !opts.network.detachNetns) {
-      networkStarting = startNetwork(opts.network, netCtx, netChecked);
-      networkStarting.catch(() => {}); // awaited below
-    }
+    await parts.run('mapped');
 
-    await child.channel.receive('ChildHello', 'ChildHello', HANDSHAKE_TIMEOUT_MS);
+    await cloned.channel.receive('ChildHello', 'ChildHello', HANDSHAKE_TIMEOUT_MS);
     let userns;
     try {
-      userns = await child.channel.receive('ChildInitUserNSCompleted', 'the child to set up its namespaces', HANDSHAKE_TIMEOUT_MS);
+      userns = await cloned.channel.receive('ChildInitUserNSCompleted', 'the child to set up its namespaces', HANDSHAKE_TIMEOUT_MS);
     } catch (err) {
       throw err instanceof RootlessError && err.step === 'gain capabilities' ? diagnoseNoCapabilities(err) : err;
     }
@@ -157,43 +141,24 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     if (signals.interruptedBy !== undefined) throw interrupted(signals.interruptedBy);
     mark('parent', 'child-ready');
 
-    const failures: Promise<never>[] = [];
-    if (awaitDrivers) {
-      // The drivers attach to the child's namespaces; the child then
-      // configures its side and starts the target.
-      network = await (networkStarting ?? startNetwork(opts.network, netCtx, netChecked));
-      failures.push(network.failed);
-      child.channel.send({ type: 'ParentInitNetworkDriverCompleted', network: network.childInfo });
-      ports = await portDrv.start(opts.ports, {
-        childPid: child.pid, state, log, fromNetwork: network.forPorts,
-        ...(opts.network.detachNetns ? { netnsPath: join(state.path, 'netns') } : {}),
-      }, portPrep);
-      failures.push(ports.failed);
-      // api.sock last: RootlessKit's clients take it as "ready".
-      await api.start({ state, childPid: child.pid, network, ports });
-      child.channel.send({ type: 'ParentInitPortDriverCompleted', port: ports.childInfo });
-    }
-    const started = state;
-    return await waitForTarget(child, log, signals, failures, () => {
-      isolation.targetStarted(config);
-      // No drivers: the REST API comes up off the critical path.
-      if (!awaitDrivers) api.startLate({ state: started, childPid: child.pid });
-    });
+    // The drivers attach to the child's namespaces (the network part tells
+    // the child, which configures its side meanwhile), then api.sock; the
+    // child then starts the target.
+    await parts.run('childReady');
+    if (s.awaitDrivers) cloned.channel.send({ type: 'ParentInitPortDriverCompleted', port: s.ports!.childInfo });
+    return await waitForTarget(cloned, log, signals, s.failures, () => parts.targetStarted());
   } catch (err) {
-    child.signal(signalNumber('SIGKILL'));
-    await child.exited;
+    if (child !== undefined) {
+      child.signal(signalNumber('SIGKILL'));
+      await child.exited;
+    }
     throw err;
   } finally {
-    stopForwarding();
+    stopForwarding?.();
     // Nothing of the session outlives the launcher: the child exits right
     // after reporting the target's status (or was killed above); wait for
-    // it, as for the network driver below.
-    await child.exited;
-    await notify?.stop();
-    await api.close();
-    await ports?.stop();
-    portPrep.discard();
-    await (network ?? (await networkStarting?.catch(() => undefined)))?.stop();
+    // it, then stop the parts (their drivers are waited for too).
+    await child?.exited;
     if (foreground) {
       try {
         tcsetpgrp(0, getpgrp());
@@ -201,8 +166,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
         // terminal gone
       }
     }
-    state?.cleanup();
-    isolation.end();
+    await parts.stop();
   }
 }
 

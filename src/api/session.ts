@@ -1,9 +1,9 @@
-// The REST API's place in a session's life (src/parent/launcher.ts). With
-// drivers, api.sock is made after every -p port listens and before the
-// target starts (programs like dockerd take api.sock as "ready" and read
-// /v1/info when they start). Without (--net=host, no ports), it starts
-// right after the target, off the critical path. node:http is loaded only
-// then.
+// The REST API's place in a session's life (its session part:
+// src/parent/parts/api.ts). With drivers, api.sock is made after every -p
+// port listens and before the target starts (programs like dockerd take
+// api.sock as "ready" and read /v1/info when they start). Without
+// (--net=host, no ports), it starts right after the target, off the
+// critical path. node:http is loaded only then.
 import type { Logger } from '../sys/log.js';
 import type { StateDir } from '../sys/statedir.js';
 import type { NetworkSession } from '../net/index.js';

@@ -1,8 +1,9 @@
-// The parent's part of process and mount isolation, in one place so the
-// launcher only calls in at a few points: checks of the flags that need the
-// file system (before anything starts), socket activation, named sessions,
-// the state-dir guard, cgroup2 evacuation, and the session record that
-// `rootless exec` and `rootless ps` read.
+// The parent's part of process and mount isolation, in one place so its
+// session part (src/parent/parts/isolation.ts) only calls in at a few
+// points: checks of the flags that need the file system (before anything
+// starts), socket activation, named sessions, the state-dir guard, cgroup2
+// evacuation, and the session record that `rootless exec` and `rootless ps`
+// read.
 import { dirname } from 'node:path';
 import { closeSync, openSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import type { Logger } from '../sys/log.js';

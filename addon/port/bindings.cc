@@ -96,6 +96,8 @@ Napi::Value CreateRelay(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g_enginesMu);
   int h = g_nextEngine++;
   g_engines[h] = e;
+  // "relay-HANDLE.WORKER" in ps -L, top -H and /proc/PID/task/*/comm.
+  for (auto& w : e->workers) pthread_setname_np(w->thread, ("relay-" + std::to_string(h) + "." + std::to_string(w->index)).substr(0, 15).c_str());
   return Napi::Number::New(env, h);
 }
 
@@ -118,22 +120,30 @@ Napi::Value RelayAdd(const Napi::CallbackInfo& info) {
     c.portId = portId;
     c.fd = fds.Get(i).As<Napi::Number>().Int32Value();
     c.target = t;
-    Post(e->workers[i].get(), std::move(c), false);
+    Post(e->workers[i].get(), std::move(c));
   }
   return env.Undefined();
 }
 
-// relayRemove(handle, portId): returns once no worker accepts on it any more.
+// relayRemove(handle, portId): Promise, resolved once no worker accepts on
+// the port any more. A busy worker delays it, not the JS thread.
 Napi::Value RelayRemove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   Engine* e = GetEngine(info);
   int portId = ArgInt(info, 1, "portId");
+  auto done = std::make_shared<Completion>();
+  done->deferred = new Napi::Promise::Deferred(env);
+  Napi::Promise promise = done->deferred->Promise();
+  done->left = e->workers.size();
+  done->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "rootless:relayRemove", 0, 1);
   for (auto& w : e->workers) {
     Command c;
     c.kind = Command::Remove;
     c.portId = portId;
-    Post(w.get(), std::move(c), true);
+    c.done = done;
+    Post(w.get(), std::move(c));
   }
-  return info.Env().Undefined();
+  return promise;
 }
 
 Napi::Value RelayStats(const Napi::CallbackInfo& info) {
@@ -177,7 +187,7 @@ Napi::Value RelayStop(const Napi::CallbackInfo& info) {
   for (auto& w : e->workers) {
     Command c;
     c.kind = Command::Stop;
-    Post(w.get(), std::move(c), false);
+    Post(w.get(), std::move(c));
   }
   for (auto& w : e->workers) pthread_join(w->thread, nullptr);
   for (auto& w : e->workers) FreeWorker(w.get());
@@ -277,6 +287,7 @@ Napi::Value StartConnector(const Napi::CallbackInfo& info) {
   int rc = pthread_create(&t, nullptr, ConnectorMain, c);
   if (rc != 0) ThrowErrno(env, rc, "pthread_create");
   pthread_detach(t);
+  pthread_setname_np(t, "port-connector");
   {
     // Setup is a few netlink round trips; the child starts the target after.
     std::unique_lock<std::mutex> lock(c->readyMu);

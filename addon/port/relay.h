@@ -9,7 +9,6 @@
 #include <sys/uio.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -111,14 +110,24 @@ struct InboxEnd : Handler {
   void OnEvent(uint32_t events) override;
 };
 
+// A promise resolved on the JS thread once every worker has run its part
+// of a command: the wait is the workers', the JS thread goes on meanwhile.
+// Shared by the commands, not the engine: it may outlive a relayStop.
+struct Completion {
+  std::atomic<size_t> left{0};
+  Napi::ThreadSafeFunction tsfn;
+  Napi::Promise::Deferred* deferred = nullptr;
+  // One worker is done (or will never run it: it has ended).
+  void Done();
+};
+
 struct Command {
   enum Kind { AddTcp, AddUdp, Remove, Stop } kind;
   int portId = 0;
-  int fd = -1;
+  int fd = -1;  // AddTcp, AddUdp: the worker owns it
   Target target;
-  // Remove waits for the worker: afterwards no new connection is accepted.
-  std::shared_ptr<std::pair<std::mutex, std::condition_variable>> sync;
-  std::shared_ptr<bool> done;
+  // Remove: resolved once no worker accepts on the port any more.
+  std::shared_ptr<Completion> done;
 };
 
 struct Stats {
@@ -137,6 +146,7 @@ struct Worker {
   int epfd = -1;
   int ctl = -1;
   int inbox = -1;  // eventfd
+  bool exited = false;  // under mu: the loop has ended, commands are not run
   pthread_t thread{};
   bool running = true;
   ControlEnd ctlEnd;
@@ -220,9 +230,8 @@ int SendDatagrams(Worker* w, int fd, iovec* iov, int m, sockaddr_storage* to, so
 
 // The worker's thread (worker.cc).
 void* WorkerMain(void* arg);
-// Queues a command for the worker and wakes it; with wait, returns once the
-// worker has run it (at most 5 s).
-void Post(Worker* w, Command c, bool wait);
+// Queues a command for the worker and wakes it.
+void Post(Worker* w, Command c);
 // After the thread has ended: closes everything the worker owned.
 void FreeWorker(Worker* w);
 

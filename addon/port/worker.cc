@@ -9,6 +9,17 @@
 
 namespace rootless {
 namespace port {
+namespace {
+
+// A command the worker will never run (its loop has ended): its fd is
+// closed, its caller not left waiting.
+void Abandon(Command& c) {
+  if (c.fd >= 0) close(c.fd);
+  c.fd = -1;
+  if (c.done) c.done->Done();
+}
+
+}  // namespace
 
 void InboxEnd::OnEvent(uint32_t) {
   uint64_t v;
@@ -76,11 +87,7 @@ void Worker::HandleCommands() {
         running = false;
         break;
     }
-    if (c.sync) {
-      std::lock_guard<std::mutex> lock(c.sync->first);
-      *c.done = true;
-      c.sync->second.notify_all();
-    }
+    if (c.done) c.done->Done();
   }
 }
 
@@ -150,6 +157,13 @@ void Worker::Run() {
       graveyard.clear();
     }
   }
+  std::deque<Command> left;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    exited = true;
+    left.swap(commands);
+  }
+  for (Command& c : left) Abandon(c);
 }
 
 void* WorkerMain(void* arg) {
@@ -157,26 +171,33 @@ void* WorkerMain(void* arg) {
   return nullptr;
 }
 
-void Post(Worker* w, Command c, bool wait) {
-  std::shared_ptr<std::pair<std::mutex, std::condition_variable>> sync;
-  std::shared_ptr<bool> done;
-  if (wait) {
-    sync = std::make_shared<std::pair<std::mutex, std::condition_variable>>();
-    done = std::make_shared<bool>(false);
-    c.sync = sync;
-    c.done = done;
-  }
+void Completion::Done() {
+  if (left.fetch_sub(1) != 1) return;
+  Napi::Promise::Deferred* d = deferred;
+  napi_status s = tsfn.NonBlockingCall([d](Napi::Env env, Napi::Function) {
+    if (env != nullptr) d->Resolve(env.Undefined());
+    delete d;
+  });
+  if (s != napi_ok) delete d;  // the environment is going away
+  tsfn.Release();
+}
+
+void Post(Worker* w, Command c) {
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(w->mu);
-    w->commands.push_back(std::move(c));
+    if (!w->exited) {
+      w->commands.push_back(std::move(c));
+      queued = true;
+    }
+  }
+  if (!queued) {
+    Abandon(c);
+    return;
   }
   uint64_t one = 1;
   ssize_t ignored = write(w->inbox, &one, sizeof one);
   (void)ignored;
-  if (wait) {
-    std::unique_lock<std::mutex> lock(sync->first);
-    sync->second.wait_for(lock, std::chrono::seconds(5), [&] { return *done; });
-  }
 }
 
 void FreeWorker(Worker* w) {

@@ -214,7 +214,7 @@ export interface NativeAddon {
   // addon/port/
   createRelay(controlFds: number[], opts: RelayOptions, onError: (msg: string) => void): number;
   relayAdd(relay: number, portId: number, proto: 'tcp' | 'udp', fds: number[], childIP: string, childPort: number): void;
-  relayRemove(relay: number, portId: number): void;
+  relayRemove(relay: number, portId: number): Promise<void>;
   relayStats(relay: number): RelayStats;
   relayStop(relay: number): void;
   listenSocket(proto: 'tcp' | 'udp', ip: string, port: number, v6only: -1 | 0 | 1, reusePort: boolean): number;
@@ -362,7 +362,8 @@ export const recvFds = wrap(addon.recvFds);
 export const createRelay = wrap(addon.createRelay);
 /** Hands listening/bound sockets (one per worker) to the workers; they own them now. */
 export const relayAdd = wrap(addon.relayAdd);
-/** Closes the port's sockets; returns once nothing more is accepted on it. */
+/** Closes the port's sockets; resolves once nothing more is accepted on it
+ * (the workers do the waiting, not the JS thread). */
 export const relayRemove = wrap(addon.relayRemove);
 export const relayStats = wrap(addon.relayStats);
 /** Ends the workers; open connections are reset, every fd closed. */

@@ -8,9 +8,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
-  createRelay, listenSocket, relayAdd, relayRemove, relayStats, relayStop, socketpairSeqpacket, startConnector,
+  close, connectUnix, createRelay, listenSocket, recvFds, relayAdd, relayRemove, relayStats, relayStop, sendFds, socketpairSeqpacket, startConnector,
 } from '../../src/sys/native.js';
 import { SyscallError } from '../../src/sys/errors.js';
 import { freePort } from '../helpers/sockets.js';
@@ -168,7 +170,7 @@ test('tcp: removing a port closes its listener; an established connection finish
     await once(c, 'connect');
     c.write('one ');
     await once(c, 'data');
-    relayRemove(r.relay, 7);
+    await relayRemove(r.relay, 7);
     // New connections are refused by the kernel: no listener any more.
     const refused = await new Promise<string>((res) => {
       const d = connect(hostPort, '127.0.0.1');
@@ -185,6 +187,82 @@ test('tcp: removing a port closes its listener; an established connection finish
   } finally {
     r.stop();
     inner.close();
+  }
+});
+
+// splice(2)'s number, to see a worker thread blocked in it (/proc/self/task/*/syscall).
+const SPLICE = ({ x64: 275, arm64: 76 } as Record<string, number>)[process.arch];
+
+/** The relay's worker thread (named relay-HANDLE.INDEX) is asleep in splice(2). */
+function workerInSplice(relay: number): boolean {
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== `relay-${relay}.0`) continue;
+      return readFileSync(`/proc/self/task/${tid}/syscall`, 'utf8').split(' ')[0] === String(SPLICE);
+    } catch {
+      // the thread ended
+    }
+  }
+  return false;
+}
+
+// The worker is held in splice(2) by a blocking socket whose peer only this
+// event loop reads: a removal that waited on the JS thread could never see
+// that read happen (and the old synchronous one gave up after 5 s).
+(SPLICE === undefined ? test.serial.skip : test.serial)('tcp: removal waits in the workers: the event loop runs until it resolves', async (t) => {
+  const [parentEnd, childEnd] = socketpairSeqpacket();
+  const relay = createRelay([parentEnd], { udpIdleMs: 60_000, pipeSize: 0 }, () => {});
+  const dir = mkdtempSync(join(tmpdir(), 'rootless-relay-'));
+  const inside = createServer({ pauseOnConnect: true });
+  const peers: Socket[] = [];
+  inside.on('connection', (s: Socket) => {
+    s.on('error', () => {});
+    peers.push(s);
+  });
+  const hostPort = await port();
+  let client: Socket | undefined;
+  try {
+    await new Promise<void>((res) => inside.listen(join(dir, 'inside.sock'), res));
+    relayAdd(relay, 9, 'tcp', [listenSocket('tcp', '127.0.0.1', hostPort, -1, false)], '127.0.0.1', 1);
+    client = connect({ port: hostPort, host: '127.0.0.1' });
+    await once(client, 'connect');
+    client.on('error', () => {});
+    client.write(Buffer.alloc(8 << 20, 1)); // more than a pipe and a socket buffer hold
+    // Play the child: take the worker's request, answer with a blocking socket.
+    const req = recvFds(childEnd, 64, 30_000);
+    t.truthy(req, 'the worker asked the child for a connection');
+    const reply = Buffer.alloc(12);
+    reply.writeUInt32LE(req!.data.readUInt32LE(0), 0);
+    const blocking = connectUnix(join(dir, 'inside.sock'));
+    sendFds(childEnd, reply, [blocking]);
+    close(blocking);
+    t.true(await eventually(() => workerInSplice(relay), 30_000), 'the worker blocks writing to the socket nobody reads');
+
+    let read = false;
+    const removed = relayRemove(relay, 9).then(() => read);
+    if (peers.length === 0) await once(inside, 'connection');
+    peers[0]!.on('data', () => {
+      read = true;
+    });
+    peers[0]!.resume();
+    t.true(await removed, 'resolved only after this event loop had read what the blocked worker was writing');
+    const refused = await new Promise<string>((res) => {
+      const d = connect(hostPort, '127.0.0.1');
+      d.on('error', (e: NodeJS.ErrnoException) => res(e.code ?? 'error'));
+      d.on('connect', () => {
+        d.destroy();
+        res('connected');
+      });
+    });
+    t.is(refused, 'ECONNREFUSED', 'the port no longer accepts');
+  } finally {
+    client?.destroy();
+    for (const p of peers) p.destroy();
+    await eventually(() => relayStats(relay).connsActive === 0);
+    relayStop(relay);
+    close(childEnd);
+    inside.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

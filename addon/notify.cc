@@ -68,8 +68,10 @@ struct Relay {
   }
 };
 
-std::mutex g_mutex;
-std::unordered_map<int, std::shared_ptr<Relay>> g_relays;  // by stopFd
+// Never destroyed (as procwatch.cc's): the relay threads are detached and
+// may still run while exit() destroys static objects.
+std::mutex& g_mutex = *new std::mutex;
+std::unordered_map<int, std::shared_ptr<Relay>>& g_relays = *new std::unordered_map<int, std::shared_ptr<Relay>>;  // by stopFd
 int g_next = 1;
 
 void CloseFds(const std::vector<int>& fds) {

@@ -26,8 +26,10 @@ namespace rootless {
 namespace port {
 namespace {
 
-std::mutex g_enginesMu;
-std::unordered_map<int, Engine*> g_engines;
+// Never destroyed (as procwatch.cc's): the worker threads may still run
+// while exit() destroys static objects.
+std::mutex& g_enginesMu = *new std::mutex;
+std::unordered_map<int, Engine*>& g_engines = *new std::unordered_map<int, Engine*>;
 int g_nextEngine = 1;
 
 bool ParseTarget(const std::string& ip, int port, Target* t) {

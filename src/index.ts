@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { RUN_FLAGS, parseRunFlags } from './cli/flags.js';
 import { checkAddon } from './sys/addon.js';
 import { defaultRunOptions, type RunOptions } from './cli/options.js';
-import { startSession, type Session } from './session/client.js';
+import type { Session } from './session/client.js';
 import { launcherFailure } from './session/failure.js';
 
 const DEFAULTS = defaultRunOptions(['true']);
@@ -157,6 +157,9 @@ export type SessionProcessOptions = Omit<ProcessOptions, 'stdio' | 'input'>;
 export async function openSession(options: LaunchOptions = {}, proc: SessionProcessOptions = {}): Promise<Session> {
   checkedArgv(['true'], options); // TypeError/UsageError now for bad options
   checkAddon();
+  // Imported here: the session client uses the addon, and importing
+  // 'rootless' must not load it (run() reports a missing addon as a typed error).
+  const { startSession } = await import('./session/client.js');
   return startSession({
     bin: rootlessBin(),
     argv: (command) => runArgv(command, { ...options, logFormat: 'json' }),

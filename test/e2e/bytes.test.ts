@@ -103,17 +103,21 @@ e2e('bin/rootless started by a relative path (bin/rootless from the package root
   t.is(r.stdout, 'relative ok\n');
 });
 
-e2e('argv: every byte 0x01-0xff, in one element and each alone, and empty elements reach the target', async (t) => {
-  const args = [allBytes(), ...[...allBytes()].map((x) => Buffer.from([x])), Buffer.alloc(0), b('\xff'), Buffer.from([0xff, 0xfe, 0x80, 0x61])];
-  const s = await dump(t, { args });
-  t.deepEqual(hex(s.args), hex(args));
-});
+// The child becomes the target (host network, no --pidns), or spawns it and stays (--pidns).
+for (const flags of [[], ['--pidns']]) {
+  const how = flags.length === 0 ? '' : ` (${flags.join(' ')}: the child spawns the target)`;
+  e2e(`argv: every byte 0x01-0xff, in one element and each alone, and empty elements reach the target${how}`, async (t) => {
+    const args = [allBytes(), ...[...allBytes()].map((x) => Buffer.from([x])), Buffer.alloc(0), b('\xff'), Buffer.from([0xff, 0xfe, 0x80, 0x61])];
+    const s = await dump(t, { args, flags });
+    t.deepEqual(hex(s.args), hex(args));
+  });
 
-e2e('environment: a value with every byte 0x01-0xff reaches the target unchanged', async (t) => {
-  const env = [...baseEnv(), Buffer.concat([b('ROOTLESS_BYTES='), allBytes()]), Buffer.from([0x56, EQ, 0xff, 0xfe, 0x80])];
-  const s = await dump(t, { env });
-  sameEnv(t, s.env, env);
-});
+  e2e(`environment: a value with every byte 0x01-0xff, a name with every byte but '=', reach the target unchanged${how}`, async (t) => {
+    const env = [...baseEnv(), Buffer.concat([b('ROOTLESS_BYTES='), allBytes()]), Buffer.from([0x56, EQ, 0xff, 0xfe, 0x80]), Buffer.concat([allBytes(EQ), b('=v')])];
+    const s = await dump(t, { env, flags, cwd: '/tmp' });
+    sameEnv(t, s.env, env);
+  });
+}
 
 e2e('environment: a name with every byte but \'=\' (not a shell identifier), and A-B, reach the target', async (t) => {
   const env = [...baseEnv(), Buffer.concat([allBytes(EQ), b('=v')]), b('A-B=1'), b('1X=2'), Buffer.from([0xff, 0x4e, EQ, 0x76])];

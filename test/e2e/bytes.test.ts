@@ -181,7 +181,8 @@ e2e('rootless exec: argv and cwd bytes of the caller, and the session\'s environ
   const dir = userDir('bytes-exec-', t);
   const state = join(dir, 'state');
   const out = ownDir(join(dir, 'out'));
-  const env = [...baseEnv(), Buffer.concat([b('ROOTLESS_BYTES='), allBytes()]), b('A-B=1'), b('NOEQ')];
+  // 16 KiB: bin/rootless's here-document is then written by a child of the shell, which the launcher inherits.
+  const env = [...baseEnv(), Buffer.concat([b('ROOTLESS_BYTES='), allBytes()]), b('A-B=1'), b('NOEQ'), b(`BIG=${'x'.repeat(16384)}`)];
   const session = launch(dir, ['run', '--state-dir', state, '--', 'sh', '-c', `${DUMP}; exec sleep 600`, out], env, '/');
   t.teardown(() => {
     try {
@@ -193,6 +194,16 @@ e2e('rootless exec: argv and cwd bytes of the caller, and the session\'s environ
   // The record is written once the parent knows the target runs.
   t.true(await eventually(async () => existsSync(join(state, 'session.json')) && existsSync(join(out, 'done')), 60_000), session.stderr());
   const target = seen(out);
+  // The launcher reaped the shell's here-document writer: no zombie among its children.
+  const children = readFileSync(`/proc/${session.pid}/task/${session.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const zombies = children.filter((c) => {
+    try {
+      return /^State:\s+Z/m.test(readFileSync(`/proc/${c}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+  t.deepEqual(zombies, [], 'no zombie child of the launcher');
   const cwd = oddDir(t);
   const execOut = ownDir(join(dir, 'exec-out'));
   const args = [allBytes(), Buffer.from([0xff])];

@@ -109,9 +109,21 @@ function drain(fd: number): Promise<Buffer> {
 
 async function runOne(req: RunRequest): Promise<RunResponse> {
   if (ending) return { id: req.id, error: { message: 'the session is closing', code: 'ESHUTDOWN' } };
-  const [outR, outW] = pipe2();
-  const [errR, errW] = pipe2();
-  const [inR, inW] = req.input === undefined ? [devNull, -1] : pipe2();
+  const opened: number[] = [];
+  const pipe = (): [number, number] => {
+    const p = pipe2();
+    opened.push(...p);
+    return p;
+  };
+  let outR: number, outW: number, errR: number, errW: number, inR: number, inW: number;
+  try {
+    [outR, outW] = pipe();
+    [errR, errW] = pipe();
+    [inR, inW] = req.input === undefined ? [devNull, -1] : pipe();
+  } catch (err) {
+    for (const fd of opened) close(fd); // out of fds: nothing of this run stays open
+    throw err;
+  }
   let started;
   try {
     started = start(req.argv, req.cwd, req.env, [inR, outW, errW]);
@@ -160,10 +172,10 @@ function serveRuns(conn: Socket, rest: Buffer): void {
     let req: RunRequest;
     try {
       req = JSON.parse(line) as RunRequest;
-      if (!validArgv(req.argv)) throw new Error('argv');
     } catch {
       return send(conn, { id: -1, error: { message: 'bad request', code: 'EINVAL' } });
     }
+    if (!validArgv(req.argv)) return send(conn, { id: req.id, error: { message: 'bad request: argv must be a non-empty list of strings', code: 'EINVAL' } });
     const answer = runOne(req).then(
       (res) => send(conn, res),
       (err: unknown) => send(conn, { id: req.id, error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'EIO' } }),

@@ -4,19 +4,20 @@
 // Commands alternate within one run; figures are medians; ratios compare
 // against RootlessKit measured in the same run.
 //
-//   npm run build:ts && node dist/bench/startup.js [--runs N] [--out FILE]
+//   npm run build:ts && node dist/bench/startup.js [--runs N] [--out FILE] [--only startup|memory]
 //
 // Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { BIN, descendants, userEnv } from '../test/helpers/rootless.js';
 import { benchUser, fmt, median, spawnOpts, table, timeOnce } from './common.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 30;
 const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const user = benchUser();
 const CA = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -83,12 +84,17 @@ async function memory(argvFor: (stateDir: string) => string[], env: Record<strin
   const pidFile = join(stateDir, 'child_pid');
   for (let i = 0; i < 400 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
   await new Promise((r) => setTimeout(r, 1000)); // let every process settle once the target runs
-  const tree = [{ pid: proc.pid!, argv: [basename(argv[0]!)] }, ...descendants(proc.pid!)].filter((p) => basename(p.argv[0] ?? '') !== 'sleep');
+  // Not the target; not the state-dir guard, which shares the launcher's
+  // memory (addon/ns.cc clones it with CLONE_VM: counting it would count the launcher twice).
+  const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  const tree = [proc.pid!, ...descendants(proc.pid!).map((d) => d.pid)]
+    .map((pid) => ({ pid, name: comm(pid) }))
+    .filter((p) => p.name !== 'sleep' && p.name !== 'rootless-guard');
   const total = tree.map((p) => smaps(p.pid)).reduce((a, b) => ({ rss: a.rss + b.rss, privateDirty: a.privateDirty + b.privateDirty }));
   proc.kill('SIGTERM');
   await new Promise((r) => proc.on('close', r));
   rmSync(base, { recursive: true, force: true });
-  return { ...total, processes: tree.map((p) => basename(p.argv[0] ?? '?')) };
+  return { ...total, processes: tree.map((p) => p.name) };
 }
 
 const lines: string[] = [];
@@ -97,46 +103,50 @@ const say = (s = ''): void => {
   process.stdout.write(`${s}\n`);
 };
 
-say(`## Startup (median of ${runs} alternating runs, as uid ${user.uid})`);
-say();
-for (const [label, env] of [
-  ['without NODE_EXTRA_CA_CERTS', { NODE_EXTRA_CA_CERTS: undefined }],
-  [`with NODE_EXTRA_CA_CERTS=${CA}`, { NODE_EXTRA_CA_CERTS: CA }],
-] as const) {
-  const t = timings(env);
-  const rk = t.get('rootlesskit true')!;
-  say(`### ${label}`);
+if (only !== 'memory') {
+  say(`## Startup (median of ${runs} alternating runs, as uid ${user.uid})`);
   say();
-  say(table(['command', 'median ms', 'x rootlesskit'], commands.map(([n]) => [n, fmt(t.get(n)!), fmt(t.get(n)! / rk, 2)])));
+  for (const [label, env] of [
+    ['without NODE_EXTRA_CA_CERTS', { NODE_EXTRA_CA_CERTS: undefined }],
+    [`with NODE_EXTRA_CA_CERTS=${CA}`, { NODE_EXTRA_CA_CERTS: CA }],
+  ] as const) {
+    const t = timings(env);
+    const rk = t.get('rootlesskit true')!;
+    say(`### ${label}`);
+    say();
+    say(table(['command', 'median ms', 'x rootlesskit'], commands.map(([n]) => [n, fmt(t.get(n)!), fmt(t.get(n)! / rk, 2)])));
+    say();
+  }
+
+  say('### Where the time goes (rootless run -- true, median ms since spawn)');
+  say();
+  say(table(['mark', 'ms'], phases().map(([k, v]) => [k, fmt(v)])));
   say();
 }
 
-say('### Where the time goes (rootless run -- true, median ms since spawn)');
-say();
-say(table(['mark', 'ms'], phases().map(([k, v]) => [k, fmt(v)])));
-say();
-
-const DOCKER_SHAPED = ['--net=slirp4netns', '--port-driver=builtin', '--copy-up=/etc', '--copy-up=/run'];
-const cases: [string, () => Promise<Memory>][] = [
-  ['rootless run -- sleep', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'])],
-  ['rootless run -- sleep, child kept (ROOTLESS_KEEP_CHILD=1)', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'], { ROOTLESS_KEEP_CHILD: '1' })],
-  ['rootlesskit sleep', () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, 'sleep', '30'])],
-  [`rootless run ${DOCKER_SHAPED.join(' ')} -- sleep`, () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, ...DOCKER_SHAPED, '--', 'sleep', '30'])],
-  [`rootlesskit ${DOCKER_SHAPED.join(' ')} sleep`, () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, ...DOCKER_SHAPED, 'sleep', '30'])],
-];
-const memRuns = Math.max(1, Math.min(5, Math.floor(runs / 6)));
-const mem = new Map<string, Memory[]>(cases.map(([n]) => [n, []]));
-for (let i = 0; i < memRuns; i++) for (const [name, measure] of cases) mem.get(name)!.push(await measure());
-const med = (name: string, key: 'rss' | 'privateDirty'): number => median(mem.get(name)!.map((m) => m[key]));
-say(`## Memory of the launcher's processes while the target sleeps (median of ${memRuns}, alternating)`);
-say();
-say(
-  table(
-    ['launcher', 'processes', 'RSS MiB', 'Private_Dirty MiB', 'Private_Dirty x rootlesskit'],
-    cases.map(([name]) => {
-      const rk = name.includes('slirp4netns') ? cases[4]![0] : cases[2]![0];
-      return [name, mem.get(name)![0]!.processes.join(' + '), fmt(med(name, 'rss') / 1024), fmt(med(name, 'privateDirty') / 1024), fmt(med(name, 'privateDirty') / med(rk, 'privateDirty'), 2)];
-    }),
-  ),
-);
+if (only !== 'startup') {
+  const DOCKER_SHAPED = ['--net=slirp4netns', '--port-driver=builtin', '--copy-up=/etc', '--copy-up=/run'];
+  const cases: [string, () => Promise<Memory>][] = [
+    ['rootless run -- sleep', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'])],
+    ['rootless run -- sleep, child kept (ROOTLESS_KEEP_CHILD=1)', () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, '--', 'sleep', '30'], { ROOTLESS_KEEP_CHILD: '1' })],
+    ['rootlesskit sleep', () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, 'sleep', '30'])],
+    [`rootless run ${DOCKER_SHAPED.join(' ')} -- sleep`, () => memory((dir) => [BIN, 'run', `--state-dir=${dir}`, ...DOCKER_SHAPED, '--', 'sleep', '30'])],
+    [`rootlesskit ${DOCKER_SHAPED.join(' ')} sleep`, () => memory((dir) => ['rootlesskit', `--state-dir=${dir}`, ...DOCKER_SHAPED, 'sleep', '30'])],
+  ];
+  const memRuns = Math.max(1, Math.min(5, Math.floor(runs / 6)));
+  const mem = new Map<string, Memory[]>(cases.map(([n]) => [n, []]));
+  for (let i = 0; i < memRuns; i++) for (const [name, measure] of cases) mem.get(name)!.push(await measure());
+  const med = (name: string, key: 'rss' | 'privateDirty'): number => median(mem.get(name)!.map((m) => m[key]));
+  say(`## Memory of the launcher's processes while the target sleeps (median of ${memRuns}, alternating)`);
+  say();
+  say(
+    table(
+      ['launcher', 'processes', 'RSS MiB', 'Private_Dirty MiB', 'Private_Dirty x rootlesskit'],
+      cases.map(([name]) => {
+        const rk = name.includes('slirp4netns') ? cases[4]![0] : cases[2]![0];
+        return [name, mem.get(name)![0]!.processes.join(' + '), fmt(med(name, 'rss') / 1024), fmt(med(name, 'privateDirty') / 1024), fmt(med(name, 'privateDirty') / med(rk, 'privateDirty'), 2)];
+      }),
+    ),
+  );
+}
 if (outFile) writeFileSync(outFile, `${lines.join('\n')}\n`);

@@ -8,7 +8,7 @@ import { PartRunner, PHASES, type Phase, type SessionPart } from '../../src/pare
 type Log = string[];
 
 /** A part that records its hooks; `fail` names the hook that throws. */
-function fake(name: string, _log: Log, opts: { hooks?: readonly (Phase | 'targetStarted')[]; fail?: Phase | 'stop' } = {}): SessionPart<Log> {
+function fake(name: string, opts: { hooks?: readonly (Phase | 'targetStarted')[]; fail?: Phase | 'stop' } = {}): SessionPart<Log> {
   const part: SessionPart<Log> = { name };
   for (const phase of opts.hooks ?? PHASES) {
     if (phase === 'targetStarted') {
@@ -31,7 +31,7 @@ function fake(name: string, _log: Log, opts: { hooks?: readonly (Phase | 'target
 
 test('each phase runs the parts in order; the target start reaches every part; stop runs in reverse', async (t) => {
   const log: Log = [];
-  const runner = new PartRunner([fake('a', log), fake('b', log, { hooks: ['afterClone', 'childReady', 'targetStarted'] }), fake('c', log)], log, () => t.fail());
+  const runner = new PartRunner([fake('a'), fake('b', { hooks: ['afterClone', 'childReady', 'targetStarted'] }), fake('c')], log, () => t.fail());
   for (const phase of PHASES) await runner.run(phase);
   runner.targetStarted();
   await runner.stop();
@@ -47,7 +47,7 @@ test('each phase runs the parts in order; the target start reaches every part; s
 
 test('a part that fails to start: the parts started before it stop, in reverse; it and the later ones do not', async (t) => {
   const log: Log = [];
-  const runner = new PartRunner([fake('a', log), fake('b', log), fake('c', log, { fail: 'beforeClone' }), fake('d', log)], log, () => t.fail());
+  const runner = new PartRunner([fake('a'), fake('b'), fake('c', { fail: 'beforeClone' }), fake('d')], log, () => t.fail());
   await t.throwsAsync(runner.run('beforeClone'), { message: 'c failed in beforeClone' });
   await runner.stop();
   t.deepEqual(log, ['a.beforeClone', 'b.beforeClone', 'b.stop', 'a.stop']);
@@ -55,8 +55,8 @@ test('a part that fails to start: the parts started before it stop, in reverse; 
 
 test('a part that fails in a later phase stops too (an earlier hook of it completed), and one that had not started does not', async (t) => {
   const log: Log = [];
-  const late = fake('late', log, { hooks: ['childReady'] });
-  const runner = new PartRunner([fake('a', log), fake('b', log, { fail: 'mapped' }), late], log, () => t.fail());
+  const late = fake('late', { hooks: ['childReady'] });
+  const runner = new PartRunner([fake('a'), fake('b', { fail: 'mapped' }), late], log, () => t.fail());
   await runner.run('beforeClone');
   await runner.run('afterClone');
   await t.throwsAsync(runner.run('mapped'), { message: 'b failed in mapped' });
@@ -67,7 +67,7 @@ test('a part that fails in a later phase stops too (an earlier hook of it comple
 test('a stop that throws is reported and the others still stop; stop is idempotent; no phase after it', async (t) => {
   const log: Log = [];
   const failed: string[] = [];
-  const runner = new PartRunner([fake('a', log), fake('b', log, { fail: 'stop' }), fake('c', log)], log, (part, err) => failed.push(`${part}: ${(err as Error).message}`));
+  const runner = new PartRunner([fake('a'), fake('b', { fail: 'stop' }), fake('c')], log, (part, err) => failed.push(`${part}: ${(err as Error).message}`));
   await runner.run('beforeClone');
   await Promise.all([runner.stop(), runner.stop()]);
   await runner.stop();

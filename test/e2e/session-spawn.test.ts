@@ -73,8 +73,11 @@ e2e('no fd of ours reaches the command: it has 0, 1 and 2 only; kill() ends it w
   // Something of ours that would leak if anything did: an open file in this process.
   const mine = openSync(process.execPath, 'r');
   t.teardown(() => closeSync(mine));
-  const p = s.spawn(['sleep', '1000']);
+  // Read its fds once it runs its own code: while ld.so loads it, the
+  // loader's own fd (libc.so.6) is open for a moment.
+  const p = s.spawn(['sh', '-c', 'echo ready; read x']);
   const pid = await spawned(p);
+  await new Promise<void>((res) => p.stdout!.once('data', () => res()));
   // The default session has no pid namespace: the pid is valid here.
   const fds = readdirSync(`/proc/${pid}/fd`).sort();
   t.deepEqual(fds, ['0', '1', '2'], fds.map((f) => `${f} -> ${readlinkSync(`/proc/${pid}/fd/${f}`)}`).join(', '));

@@ -248,12 +248,15 @@ export async function session(t: ExecutionContext, opts: SessionOptions = {}): P
   });
   let early: string;
   try {
+    const ended = (r: RunResult): never => {
+      if (clashOn(r.stderr, opts.ports ?? [])) throw new PortClash(`a host port was taken: ${r.stderr.trim()}`);
+      throw new Error(`the session ended before it was ready: exit ${r.code} ${r.signal ?? ''}: ${r.stderr}`);
+    };
     early = await Promise.race([
-      waitFor(child.stdout!, opts.ready ?? /ready\n/),
-      done.then((r) => {
-        if (clashOn(r.stderr, opts.ports ?? [])) throw new PortClash(`a host port was taken: ${r.stderr.trim()}`);
-        throw new Error(`the session ended before it was ready: exit ${r.code} ${r.signal ?? ''}: ${r.stderr}`);
-      }),
+      // stdout usually ends before the exit is known: judge by the exit
+      // (a port another process took is retried), not by the empty stream.
+      waitFor(child.stdout!, opts.ready ?? /ready\n/).catch(async () => ended(await done)),
+      done.then(ended),
     ]);
   } catch (err) {
     child.kill('SIGKILL');

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -386,6 +388,40 @@ void ForkIntoPidns(const Plan& p, int errfd) {
 
 // --- the parent side --------------------------------------------------------
 
+// The lean clone: CLONE_VM | CLONE_VFORK, as posix_spawn. No page tables
+// are copied (node's ~45 MB would be, and every page it then writes would
+// take a copy-on-write fault), and the calling thread sleeps until the
+// child has exec'ed or exited. The child runs on a stack of its own and
+// shares our memory and thread-local storage (errno), so it must touch
+// nothing but the plan and its stack: ChildMain does only that. Not for
+// new namespaces or setns: a process sharing its memory cannot join a user
+// namespace (EINVAL), and the pid namespace's middle process never execs,
+// which would keep us suspended.
+constexpr size_t kLeanStack = 256 * 1024;
+constexpr size_t kGuard = 4096;
+char* g_lean_stack = nullptr;  // under WatchMutex: one lean child at a time is all vfork allows anyway
+
+struct LeanArgs {
+  Plan* plan;
+  int errfd;
+};
+
+int LeanMain(void* arg) {
+  auto* a = static_cast<LeanArgs*>(arg);
+  ChildMain(*a->plan, a->errfd);
+}
+
+pid_t CloneLean(LeanArgs* args, int* pidfd) {
+  if (g_lean_stack == nullptr) {
+    void* mem = mmap(nullptr, kLeanStack + kGuard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) return -1;
+    // A child that overran its stack faults here, not in our heap.
+    mprotect(mem, kGuard, PROT_NONE);
+    g_lean_stack = static_cast<char*>(mem);
+  }
+  return clone(LeanMain, g_lean_stack + kGuard + kLeanStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, args, pidfd);
+}
+
 pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
   clone_args args{};
   args.flags = flags | CLONE_PIDFD;
@@ -421,7 +457,11 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   pid_t pid;
   {
     std::lock_guard<std::mutex> lock(WatchMutex());
-    pid = CloneWithPidfd(plan.clone_flags, &pidfd);
+    LeanArgs lean{&plan, errpipe[1]};
+    if (plan.clone_flags == 0 && plan.setns.empty())
+      pid = CloneLean(&lean, &pidfd);  // returns once the child has exec'ed or exited
+    else
+      pid = CloneWithPidfd(plan.clone_flags, &pidfd);
     if (pid == 0) {
       close(errpipe[0]);
       ChildMain(plan, errpipe[1]);

@@ -10,26 +10,20 @@ import { join } from 'node:path';
 import { openSync, constants } from 'node:fs';
 import { removeEntry } from '../../sys/state-file.js';
 import type { NetworkContext, NetworkPlan, NetworkSession, NetworkSettings } from '../types.js';
-import { RootlessError } from '../../sys/errors.js';
 import { mkfifo } from '../../sys/native.js';
 import { signalNumber } from '../../sys/signals.js';
 import { guestNetwork } from '../cidr.js';
 import { programFeatures, type ProgramFeatures } from '../probe.js';
-import { spawnDriver, waitReady } from '../process.js';
-import { abandon, driverSession } from '../session.js';
+import { spawnDriver } from '../process.js';
+import { readyOrAbandon, requireOption, tapDriverStart, tapSession } from '../tap-parent.js';
 import { detachedNetnsPath } from '../detach/parent.js';
 import { checkProgram } from '../binary.js';
 import type { DriverProgramInfo, NetworkParentDriver } from '../driver.js';
 
 export const PID_FIFO = 'pasta.pid';
-const READY_TIMEOUT_MS = 30_000;
 
 function need(f: ProgramFeatures, file: string, option: string, why: string): void {
-  if (!f.options.includes(option)) {
-    throw new RootlessError(`pasta (${f.version}, ${file}) does not support ${option}, needed for ${why}; install a newer passt`, {
-      step: 'network driver', subject: file,
-    });
-  }
+  requireOption(f, option, why, { file, program: `pasta (${f.version}, ${file})`, remedy: 'install a newer passt' });
 }
 
 /** The port driver's inbound options (the implicit driver's -t/-u), or none. */
@@ -91,11 +85,7 @@ export const driver: NetworkParentDriver = {
     const hostIpv6 = (host.read('/proc/net/if_inet6') ?? '').trim() !== '';
     return checkProgram(host, 'pasta', PROGRAM, settings, () => [`IPv6 ${hostIpv6 ? 'yes' : 'no (the host has no IPv6 address)'}`]);
   },
-  start: (plan, ctx, checked) => {
-    ctx.state.track('resolv.conf');
-    ctx.state.track('hosts');
-    return startPasta(plan, ctx, checked.program!);
-  },
+  start: tapDriverStart(startPasta),
 };
 
 export async function startPasta(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
@@ -112,20 +102,6 @@ export async function startPasta(opts: NetworkPlan, ctx: NetworkContext, file: s
   const polite = (): void => {
     proc.signal(signalNumber('SIGTERM'));
   };
-  let pid;
-  try {
-    pid = (await waitReady(proc, readyR, READY_TIMEOUT_MS)).trim();
-  } catch (err) {
-    return abandon(proc, polite, err);
-  }
-  const net = guestNetwork(opts.cidr);
-  ctx.log.debug({ driverPid: pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'pasta is ready');
-  return driverSession({
-    proc,
-    childInfo: {
-      driver: 'pasta', ifname: opts.ifname, ip: net.guest, prefixLength: net.prefixLength, gateway: net.gateway,
-      mtu: opts.mtu, dns: [net.dns], ...(opts.detachNetns ? { detached: true } : {}),
-    },
-    apiInfo: { driver: 'pasta', dns: [net.dns], childIP: net.guest },
-  });
+  const pid = (await readyOrAbandon(proc, readyR, polite)).trim();
+  return tapSession('pasta', opts, ctx.log, { proc, driverPid: pid });
 }

@@ -10,10 +10,9 @@ import type { NetworkContext, NetworkPlan, NetworkSession, NetworkSettings, Tris
 import { RootlessError } from '../../sys/errors.js';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { cloneFlags, close, pipe2 } from '../../sys/native.js';
-import { guestNetwork } from '../cidr.js';
 import { kernelHasSeccomp, programFeatures, statusHasSeccomp, type ProgramFeatures } from '../probe.js';
-import { spawnDriver, waitReady } from '../process.js';
-import { abandon, driverSession } from '../session.js';
+import { spawnDriver } from '../process.js';
+import { readyOrAbandon, requireOption, tapDriverStart, tapSession } from '../tap-parent.js';
 import { detachedNetnsPath } from '../detach/parent.js';
 import { checkProgram } from '../binary.js';
 import type { DriverProgramInfo, NetworkParentDriver } from '../driver.js';
@@ -21,14 +20,9 @@ import type { DriverProgramInfo, NetworkParentDriver } from '../driver.js';
 export const API_SOCKET = 'slirp4netns.sock';
 /** sun_path is 108 bytes with its NUL. */
 const SUN_PATH_MAX = 107;
-const READY_TIMEOUT_MS = 30_000;
 
 function need(f: ProgramFeatures, file: string, option: string, why: string): void {
-  if (!f.options.includes(option)) {
-    throw new RootlessError(`${f.version} (${file}) does not support ${option}, needed for ${why}; install slirp4netns 1.0 or newer`, {
-      step: 'network driver', subject: file,
-    });
-  }
+  requireOption(f, option, why, { file, program: `${f.version} (${file})`, remedy: 'install slirp4netns 1.0 or newer' });
 }
 
 /** --slirp4netns-sandbox / --slirp4netns-seccomp: auto means "if supported". */
@@ -94,11 +88,7 @@ export const driver: NetworkParentDriver = {
       ];
     });
   },
-  start: (plan, ctx, checked) => {
-    ctx.state.track('resolv.conf');
-    ctx.state.track('hosts');
-    return startSlirp4netns(plan, ctx, checked.program!);
-  },
+  start: tapDriverStart(startSlirp4netns),
 };
 
 export async function startSlirp4netns(opts: NetworkPlan, ctx: NetworkContext, file: string): Promise<NetworkSession> {
@@ -140,26 +130,13 @@ export async function startSlirp4netns(opts: NetworkPlan, ctx: NetworkContext, f
     if (exitOpen) close(exitW);
     exitOpen = false;
   };
-  try {
-    await waitReady(proc, readyR, READY_TIMEOUT_MS);
-  } catch (err) {
-    return abandon(proc, polite, err);
-  }
+  await readyOrAbandon(proc, readyR, polite);
   try {
     chmodSync(apiSocket, 0o600);
   } catch {
     // slirp4netns makes it before ready; the 0700 state dir guards it anyway
   }
-  const net = guestNetwork(opts.cidr);
-  ctx.log.debug({ driverPid: proc.pid, ip: net.guest, gateway: net.gateway, mtu: opts.mtu }, 'slirp4netns is ready');
-  return driverSession({
-    proc,
-    childInfo: {
-      driver: 'slirp4netns', ifname: opts.ifname, ip: net.guest, prefixLength: net.prefixLength, gateway: net.gateway,
-      mtu: opts.mtu, dns: [net.dns], ...(opts.detachNetns ? { detached: true } : {}),
-    },
-    apiInfo: { driver: 'slirp4netns', dns: [net.dns], childIP: net.guest },
-    forPorts: { apiSocket, childIP: net.guest },
-    release: polite,
+  return tapSession('slirp4netns', opts, ctx.log, {
+    proc, driverPid: proc.pid, forPorts: (childIP) => ({ apiSocket, childIP }), release: polite,
   });
 }

@@ -18,6 +18,7 @@ import { SyscallError, errorMessage } from '../sys/errors.js';
 import { close, pidfdSendSignal, pipe2, recvFds, spawn } from '../sys/native.js';
 import { signalName, signalNumber } from '../sys/signals.js';
 import { DEFAULT_PATH } from '../sys/command.js';
+import { parseNofileSoft } from '../sys/nofile.js';
 import { MAX_REQUEST_BYTES, type RunRequest, type RunResponse, type SpawnControl, type SpawnEvent, type SpawnRequest } from './protocol.js';
 
 const stateDir = process.env.ROOTLESSKIT_STATE_DIR;
@@ -26,6 +27,10 @@ if (!stateDir) {
   process.exit(125);
 }
 const socketPath = join(stateDir, 'session.sock');
+// The soft fd limit of the session's caller (client.ts), not the one our
+// node raised: programs that use select(2) break on fds above 1023.
+const nofileArg = process.argv.slice(2).find((a) => a.startsWith('--nofile='));
+const nofileSoft = parseNofileSoft(nofileArg?.slice('--nofile='.length));
 // The commands see the session's environment, not the agent's own variables.
 const baseEnv: NodeJS.ProcessEnv = { ...process.env };
 process.umask(0o077);
@@ -71,6 +76,7 @@ function start(argv: string[], cwd: string | undefined, env: Record<string, stri
         searchPath: merged.PATH ?? DEFAULT_PATH,
         // The command must not outlive the session.
         pdeathsig: signalNumber('SIGKILL'),
+        ...(nofileSoft === undefined ? {} : { nofileSoft }),
       },
       (_err, status) => onExit({ code: status.code, signal: status.signal === null ? null : (signalName(status.signal) as NodeJS.Signals) }),
     );

@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { RootlessError } from '../sys/errors.js';
 import { close as closeFd, connectUnix, sendFds } from '../sys/native.js';
 import type { RunRequest, RunResponse } from './protocol.js';
+import { currentNofileSoft } from '../sys/nofile.js';
 import { launcherFailure } from './failure.js';
 import { SessionProcess, type SessionSpawnOptions } from './process.js';
 
@@ -74,7 +75,11 @@ function launcherError(code: number | null, signal: NodeJS.Signals | null, stder
 }
 
 export async function startSession(start: LauncherStart): Promise<Session> {
-  const child: ChildProcess = spawnProcess(start.bin, start.argv([process.execPath, AGENT]), {
+  // The agent is node, which raises its soft fd limit: it gives its
+  // commands ours, as run() gives its target (src/sys/nofile.ts).
+  const nofile = currentNofileSoft();
+  const agentArgv = [process.execPath, AGENT, ...(nofile === undefined ? [] : [`--nofile=${nofile}`])];
+  const child: ChildProcess = spawnProcess(start.bin, start.argv(agentArgv), {
     cwd: start.cwd,
     env: start.env,
     stdio: ['pipe', 'pipe', 'pipe'],

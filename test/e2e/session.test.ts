@@ -2,7 +2,7 @@
 // (src/session/), used as a test suite would.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, watch } from 'node:fs';
+import { existsSync, readFileSync, statSync, watch } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RootlessError, openSession, type Session } from '../../src/index.js';
@@ -117,6 +117,20 @@ e2e('SIGKILL of the calling process ends the session and leaves nothing', async 
   for (const q of pids) t.true(waitExit(q), `pid ${q} still runs`);
   t.false(existsSync(stateDir));
   t.true(existsSync(dirname(stateDir)));
+});
+
+e2e('commands get the soft fd limit of the process that opened the session, not the one the agent\'s node raised', async (t) => {
+  const helper = fileURLToPath(new URL('../helpers/session-nofile.js', import.meta.url));
+  const env = { ...process.env, ...(U.switchTo ? { ...userEnvFor(), HOLDER_UID: String(U.switchTo.uid), HOLDER_GID: String(U.switchTo.gid) } : {}) };
+  const p = spawn(process.execPath, [helper], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number | null>((res) => p.once('close', res));
+  t.is(code, 0, err);
+  const hard = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!.split(/\s+/)[4];
+  t.deepEqual(JSON.parse(out) as unknown, { run: `777 ${hard}`, spawn: `777 ${hard}` });
 });
 
 /** The holder runs as root and starts the launcher as the test user, whose environment it must have. */

@@ -62,8 +62,3 @@ export interface NetworkChildDriver {
   /** Inside the namespaces, before the target: what the parent half left to the child. */
   configure(info: ChildNetworkInfo, config: ChildConfig, log: Logger): void;
 }
-
-/** A parent half's module (src/net/<name>/parent.ts). */
-export interface NetworkParentModule {
-  driver: NetworkParentDriver;
-}

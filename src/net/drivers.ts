@@ -3,17 +3,16 @@
 // a folder src/net/<name>/ (parent.ts, child.ts), its name in
 // src/protocol/drivers.ts, a line here and one in src/net/child.ts.
 import type { NetDriverName } from '../protocol/drivers.js';
-import type { NetworkParentDriver, NetworkParentModule } from './driver.js';
+import { lazyRegistry } from '../sys/registry.js';
+import type { NetworkParentDriver } from './driver.js';
 
-const PARENT_HALVES: Record<NetDriverName, () => Promise<NetworkParentModule>> = {
+const PARENT_HALVES = lazyRegistry<NetDriverName, NetworkParentDriver>({
   host: () => import('./host/parent.js'),
   none: () => import('./none/parent.js'),
   slirp4netns: () => import('./slirp4netns/parent.js'),
   pasta: () => import('./pasta/parent.js'),
-};
+});
 
-export async function networkDriver(name: NetDriverName): Promise<NetworkParentDriver> {
-  return (await PARENT_HALVES[name]()).driver;
-}
+export const networkDriver = PARENT_HALVES.load;
 
-export const NETWORK_DRIVER_NAMES = Object.keys(PARENT_HALVES) as NetDriverName[];
+export const NETWORK_DRIVER_NAMES = PARENT_HALVES.names;

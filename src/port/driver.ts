@@ -57,8 +57,3 @@ export interface PortChildDriver {
   /** Inside the namespace, before the target: what runs there for the session. */
   start(info: ChildPortInfo, log: Logger): Promise<void>;
 }
-
-/** A parent half's module (src/port/<name>/parent.ts). */
-export interface PortParentModule {
-  driver: PortParentDriver;
-}

@@ -3,17 +3,16 @@
 // src/port/<name>/, its name in src/protocol/drivers.ts, a line here and
 // one in src/port/child.ts.
 import type { PortDriverName } from '../protocol/drivers.js';
-import type { PortParentDriver, PortParentModule } from './driver.js';
+import { lazyRegistry } from '../sys/registry.js';
+import type { PortParentDriver } from './driver.js';
 
-const PARENT_HALVES: Record<PortDriverName, () => Promise<PortParentModule>> = {
+const PARENT_HALVES = lazyRegistry<PortDriverName, PortParentDriver>({
   none: () => import('./none/parent.js'),
   builtin: () => import('./builtin/parent.js'),
   slirp4netns: () => import('./slirp4netns/parent.js'),
   implicit: () => import('./implicit/parent.js'),
-};
+});
 
-export async function portDriver(name: PortDriverName): Promise<PortParentDriver> {
-  return (await PARENT_HALVES[name]()).driver;
-}
+export const portDriver = PARENT_HALVES.load;
 
-export const PORT_DRIVER_NAMES = Object.keys(PARENT_HALVES) as PortDriverName[];
+export const PORT_DRIVER_NAMES = PARENT_HALVES.names;

@@ -46,7 +46,7 @@ import {
   quote,
   validateRunOptions,
 } from './options.js';
-import type { LogLevel, RunOptions } from './options.js';
+import type { LogLevel, RunOptions, ValidRunOptions } from './options.js';
 
 // ---------------------------------------------------------------------------
 // Small things the entry point needs without loading commander
@@ -473,7 +473,7 @@ export type RunFlagsMode = 'run' | 'rootlesskit';
  * program.ts's writeRunHelp, and exits 0), or the version (`-v`/`--version`:
  * the caller prints versionText(programName(mode)) and exits 0). Tell them apart with `'help' in r` / `'version' in r`.
  */
-export type RunFlagsResult = RunOptions | { readonly help: true } | { readonly version: true };
+export type RunFlagsResult = ValidRunOptions | { readonly help: true } | { readonly version: true };
 
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);

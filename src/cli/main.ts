@@ -7,7 +7,7 @@
 import { keepStdioBlocking, writeStderr, writeStdout } from '../sys/stderr.js';
 import { ExitCode, RootlessError, UsageError, errorMessage } from '../sys/errors.js';
 import { CliExit, invokedAsRootlesskit, parseRunFlags, programName, versionText, type RunFlagsMode } from './flags.js';
-import type { RunOptions } from './options.js';
+import type { ValidRunOptions } from './options.js';
 import { createLogger, textLine } from './log.js';
 import { planLaunch } from './plan.js';
 import { mark } from '../sys/trace.js';
@@ -17,7 +17,7 @@ import { callerArgv, takeWrapperEnvironment } from '../sys/caller.js';
 
 const INVOKED_AS_ENV = '_ROOTLESS_INVOKED_AS';
 
-async function run(options: RunOptions): Promise<number> {
+async function run(options: ValidRunOptions): Promise<number> {
   const log = createLogger(options.logLevel, { format: options.logFormat });
   try {
     const { launch } = await import('../parent/launcher.js');

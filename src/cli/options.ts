@@ -8,7 +8,7 @@
 
 import path from 'node:path';
 import { UsageError, quoteValue } from '../sys/errors.js';
-import { parsePublishFlags } from '../port/spec.js';
+import { parsePublishFlags, type PublishFlag } from '../port/spec.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../sys/log.js';
 import { PROPAGATIONS, type Propagation } from '../sys/mount.js';
 import { NET_DRIVERS, PORT_DRIVERS, type NetDriverName, type PortDriverName } from '../protocol/drivers.js';
@@ -53,7 +53,7 @@ export interface RunOptions extends Omit<NetworkPlan, 'driver'> {
   propagation: Propagation;
   net: NetDriver;
   portDriver: PortDriverName;
-  /** Raw -p specs, parsed into the LaunchPlan (src/cli/plan.ts). */
+  /** Raw -p specs, as given (validateRunOptions parses them: ValidRunOptions.publishSpecs). */
   publish: string[];
   /** Builtin port driver: keep the client's address (RootlessKit v3's --source-ip-transparent). */
   sourceIPTransparent: boolean;
@@ -76,6 +76,12 @@ export interface RunOptions extends Omit<NetworkPlan, 'driver'> {
   logFormat: LogFormat;
   /** Session name. */
   name: string | undefined;
+}
+
+/** RunOptions as validateRunOptions returns them, with what it parsed on the way. */
+export interface ValidRunOptions extends RunOptions {
+  /** `publish` parsed, in order: the LaunchPlan's ports.publish (src/cli/plan.ts). */
+  publishSpecs: PublishFlag[];
 }
 
 export function defaultRunOptions(command: string[]): RunOptions {
@@ -290,14 +296,14 @@ function parseBoolOption(flag: string, value: unknown): boolean {
  * (state dir, copy-up dirs and cidr normalized, duplicates rejected).
  * Throws UsageError with one line naming the flag(s) and value.
  */
-export function validateRunOptions(o: RunOptions): RunOptions {
+export function validateRunOptions(o: RunOptions): ValidRunOptions {
   if (!Array.isArray(o.command) || o.command.length === 0 || typeof o.command[0] !== 'string' || o.command[0] === '') {
     throw new UsageError('missing command');
   }
   const net = parseNetDriver(o.net);
   const portDriver = parseChoice('--port-driver', o.portDriver, PORT_DRIVERS);
   const propagation = parseChoice('--propagation', o.propagation, PROPAGATIONS);
-  const out: RunOptions = {
+  const out: ValidRunOptions = {
     ...o,
     command: [...o.command],
     stateDir: o.stateDir === undefined ? undefined : parseStateDir(o.stateDir),
@@ -313,6 +319,7 @@ export function validateRunOptions(o: RunOptions): RunOptions {
     pastaBinary: parseBinary('--pasta-binary', o.pastaBinary),
     portDriver,
     publish: [...o.publish],
+    publishSpecs: [],
     sourceIPTransparent: parseBoolOption('--source-ip-transparent', o.sourceIPTransparent),
     reaper: parseChoice('--reaper', o.reaper, TRISTATES),
     evacuateCgroup2: o.evacuateCgroup2 === undefined ? undefined : parseEvacuateCgroup2(o.evacuateCgroup2),
@@ -387,7 +394,7 @@ export function validateRunOptions(o: RunOptions): RunOptions {
       break;
   }
   // -p specs, so a bad one stops the start before anything runs.
-  parsePublishFlags(out.publish);
+  out.publishSpecs = parsePublishFlags(out.publish);
 
   // Process flags.
   if (out.reaper === 'true' && !o.pidns) {

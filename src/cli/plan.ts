@@ -1,11 +1,10 @@
 // Validated flags -> the parent's LaunchPlan. The only place that knows
 // both: below the CLI, nothing sees RunOptions.
 import type { LaunchPlan } from '../parent/plan.js';
-import { parsePublishFlags } from '../port/spec.js';
-import type { RunOptions } from './options.js';
+import type { ValidRunOptions } from './options.js';
 
 /** `command`: the bytes of o.command as the caller gave them (sys/caller.ts callerArgv); default their UTF-8. */
-export function planLaunch(o: RunOptions, command: readonly Buffer[] = o.command.map((a) => Buffer.from(a))): LaunchPlan {
+export function planLaunch(o: ValidRunOptions, command: readonly Buffer[] = o.command.map((a) => Buffer.from(a))): LaunchPlan {
   return {
     command: [...command],
     stateDir: o.stateDir,
@@ -33,6 +32,6 @@ export function planLaunch(o: RunOptions, command: readonly Buffer[] = o.command
       slirp4netnsSeccomp: o.slirp4netnsSeccomp,
       pastaBinary: o.pastaBinary,
     },
-    ports: { driver: o.portDriver, publish: parsePublishFlags(o.publish), sourceIPTransparent: o.sourceIPTransparent },
+    ports: { driver: o.portDriver, publish: o.publishSpecs, sourceIPTransparent: o.sourceIPTransparent },
   };
 }

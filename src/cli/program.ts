@@ -19,7 +19,7 @@ import type { ParseOptionsResult } from 'commander';
 import { ExitCode, UsageError } from '../sys/errors.js';
 import { quote } from './options.js';
 import { didYouMean } from './suggest.js';
-import type { RunOptions } from './options.js';
+import type { ValidRunOptions } from './options.js';
 import {
   CliExit,
   ROOTLESSKIT_USAGE,
@@ -45,13 +45,13 @@ export const PASS_THROUGH_COMMANDS = ['exec', 'ps', 'info', 'ports', 'ctl', 'doc
 export type PassThroughCommandName = (typeof PASS_THROUGH_COMMANDS)[number];
 
 export type ParsedCommand =
-  | { kind: 'run'; options: RunOptions }
+  | { kind: 'run'; options: ValidRunOptions }
   | { kind: PassThroughCommandName; argv: string[] };
 
 type HandlerResult = void | Promise<void>;
 
 export interface ProgramHandlers {
-  run(options: RunOptions): HandlerResult;
+  run(options: ValidRunOptions): HandlerResult;
   exec(argv: string[]): HandlerResult;
   ps(argv: string[]): HandlerResult;
   info(argv: string[]): HandlerResult;
@@ -166,7 +166,7 @@ function addVersionOption(cmd: Command, name: string, output: CliOutput): void {
 class RunCommand extends Command {
   readonly runSpec: RunSpec;
   /** Set by parseOptions. */
-  runOptions: RunOptions | undefined;
+  runOptions: ValidRunOptions | undefined;
   constructor(spec: RunSpec) {
     super(spec.name);
     this.runSpec = spec;
@@ -271,7 +271,7 @@ function createRunCommand(spec: RunSpec): RunCommand {
  * parseRunFlags, with help and version written (help by commander, built
  * from the same table) and turned into CliExit(0).
  */
-function resolveRunFlags(argv: readonly string[], spec: RunSpec, cmd?: RunCommand): RunOptions {
+function resolveRunFlags(argv: readonly string[], spec: RunSpec, cmd?: RunCommand): ValidRunOptions {
   const r = parseRunFlags(argv, spec.mode);
   if ('help' in r) {
     (cmd ?? createRunCommand(spec)).outputHelp();

@@ -48,8 +48,8 @@ function fails(t: ExecutionContext, argv: string[], mode: 'run' | 'rootlesskit',
 // ---- parseRunFlags ------------------------------------------------------------
 
 test('parseRunFlags: defaults are defaultRunOptions', (t) => {
-  t.deepEqual(parseRunFlags(['sh'], 'run'), defaultRunOptions(['sh']));
-  t.deepEqual(parseRunFlags(['--', 'sh', '-c', 'x'], 'rootlesskit'), defaultRunOptions(['sh', '-c', 'x']));
+  t.deepEqual(parseRunFlags(['sh'], 'run'), { ...defaultRunOptions(['sh']), publishSpecs: [] });
+  t.deepEqual(parseRunFlags(['--', 'sh', '-c', 'x'], 'rootlesskit'), { ...defaultRunOptions(['sh', '-c', 'x']), publishSpecs: [] });
 });
 
 test('parseRunFlags: a typical run', (t) => {
@@ -61,6 +61,8 @@ test('parseRunFlags: a typical run', (t) => {
     net: 'slirp4netns',
     pidns: true,
     publish: ['127.0.0.1:8080:80/tcp'],
+    // parsed once, here; the LaunchPlan takes these (src/cli/plan.ts)
+    publishSpecs: [{ value: '127.0.0.1:8080:80/tcp', spec: { proto: 'tcp', parentIP: '127.0.0.1', parentPort: 8080, childPort: 80 } }],
     portDriver: 'builtin',
   });
 });

@@ -44,7 +44,7 @@ const opts = (over: Partial<RunOptions>): RunOptions => ({ ...defaultRunOptions(
 
 test('defaults', (t) => {
   const o = run('sh');
-  t.deepEqual(o, defaultRunOptions(['sh']));
+  t.deepEqual(o, { ...defaultRunOptions(['sh']), publishSpecs: [] });
   t.is(o.net, 'host');
   t.is(o.mtu, 65520);
   t.is(o.ifname, 'tap0');

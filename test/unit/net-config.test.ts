@@ -14,7 +14,7 @@ import type { NetworkPlan } from '../../src/net/types.js';
 import { detachedNetnsPath } from '../../src/net/detach/parent.js';
 import { PASTA, SLIRP } from '../helpers/helper-features.js';
 
-const opts = (o: Partial<RunOptions>): NetworkPlan => planLaunch({ ...defaultRunOptions(['true']), ...o }).network;
+const opts = (o: Partial<RunOptions>): NetworkPlan => planLaunch({ ...defaultRunOptions(['true']), publishSpecs: [], ...o }).network;
 /** What the implicit port driver hands pasta for these flags. */
 const fromPorts = (o: Partial<RunOptions>): string[] | undefined =>
   o.portDriver === 'implicit' ? pastaPortArgs(parsePublishFlags(o.publish ?? [])) : undefined;

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ExitCode, UsageError } from '../../src/sys/errors.js';
 import { defaultRunOptions, validateRunOptions } from '../../src/cli/options.js';
+import { planLaunch } from '../../src/cli/plan.js';
 import {
   PortRequestError,
   PortSpecError,
@@ -137,4 +138,10 @@ test('validateRunOptions rejects a bad -p before anything starts', (t) => {
   const o = { ...defaultRunOptions(['true']), net: 'none' as const, portDriver: 'builtin' as const, publish: ['127.0.0.1:70000:80/tcp'] };
   const err = t.throws(() => validateRunOptions(o), { instanceOf: UsageError }) as UsageError;
   t.regex(err.message, /^--publish: invalid port spec "127.0.0.1:70000:80\/tcp": parent port 70000 is outside 1-65535$/);
+});
+
+test('the -p specs validateRunOptions parsed are the ones the LaunchPlan carries (parsed once)', (t) => {
+  const o = validateRunOptions({ ...defaultRunOptions(['true']), net: 'none', portDriver: 'builtin', publish: ['8080:80', '[::1]:5353:53/udp'] });
+  t.deepEqual(o.publishSpecs.map((p) => p.value), ['8080:80', '[::1]:5353:53/udp']);
+  t.is(planLaunch(o).ports.publish, o.publishSpecs);
 });

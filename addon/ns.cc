@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -310,8 +311,22 @@ int GuardMain(void* arg) {
     for (int fd = 7; fd < 4096; fd++) Sys(SYS_close, fd);
   }
 
-  pollfd p{0, POLLIN, 0};
-  while (Sys(SYS_ppoll, reinterpret_cast<long>(&p), 1, 0, 0, 8) <= 0) {
+  // `kill $(pgrep -nf 'rootless run')` finds the guard (it was started
+  // last and shows the launcher's command line): what a user sends it goes
+  // on to the launcher, which forwards it to the target as usual. The
+  // signals stay blocked; a signalfd (fd 7) reads them.
+  uint64_t relayed = 0;
+  for (int s : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM}) relayed |= 1ULL << (s - 1);
+  long sfd = Sys(SYS_signalfd4, -1, reinterpret_cast<long>(&relayed), sizeof relayed, SFD_CLOEXEC);
+  pollfd p[2] = {{0, POLLIN, 0}, {static_cast<int>(sfd), POLLIN, 0}};
+  for (;;) {
+    long n = Sys(SYS_ppoll, reinterpret_cast<long>(p), sfd >= 0 ? 2 : 1, 0, 0, 8);
+    if (n > 0 && p[0].revents != 0) break;
+    if (n > 0 && sfd >= 0 && (p[1].revents & POLLIN) != 0) {
+      signalfd_siginfo si{};
+      if (Sys(SYS_read, sfd, reinterpret_cast<long>(&si), sizeof si) == sizeof si)
+        Sys(SYS_pidfd_send_signal, 0, si.ssi_signo, 0, 0);
+    }
   }
   // The launcher is gone: first what is left of its session (the target's
   // orphans, which a pid namespace would have taken along; slirp4netns).

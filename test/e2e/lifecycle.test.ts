@@ -37,6 +37,25 @@ for (const pidns of [false, true]) {
     t.regex(r.stdout, /usr1/);
   });
 
+  e2e(`a signal sent to the state-dir guard (pgrep -nf finds it) reaches the target as if sent to rootless${mode}`, async (t) => {
+    const child = start(U, ['run', ...flags, '--', 'sh', '-c', TARGET]);
+    const done = collect(child);
+    await waitFor(child.stdout!, /ready/);
+    const comm = (pid: number): string => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    };
+    const guards = descendants(child.pid!).filter((d) => comm(d.pid) === 'rootless-guard');
+    t.is(guards.length, 1, `one guard below the launcher: ${JSON.stringify(descendants(child.pid!))}`);
+    process.kill(guards[0]!.pid, 'SIGUSR1');
+    const r = await done;
+    t.is(r.code, 7, r.stderr);
+    t.regex(r.stdout, /usr1/);
+  });
+
   e2e(`trap '' INT: SIGINT stays ignored for the target and is not forwarded${mode}`, async (t) => {
     const child = start(U, ['run', ...flags, '--', 'sh', '-c', TARGET], {
       wrapper: ['sh', '-c', 'trap "" INT; exec "$0" "$@"'],

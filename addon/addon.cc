@@ -68,6 +68,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rootless::InitNs(env, exports);
   rootless::InitNotify(env, exports);
   rootless::InitFdPass(env, exports);
+  rootless::InitPty(env, exports);
   return exports;
 }
 

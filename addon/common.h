@@ -31,5 +31,6 @@ void InitPort(Napi::Env env, Napi::Object exports);  // addon/port/bindings.cc
 void InitNs(Napi::Env env, Napi::Object exports);    // addon/ns.cc
 void InitNotify(Napi::Env env, Napi::Object exports); // addon/notify.cc
 void InitFdPass(Napi::Env env, Napi::Object exports); // addon/fdpass.cc
+void InitPty(Napi::Env env, Napi::Object exports);    // addon/pty.cc
 
 }  // namespace rootless

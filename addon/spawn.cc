@@ -40,12 +40,12 @@ namespace {
 enum Step : int {
   kStepSignals, kStepPdeathsig, kStepParentGone, kStepSetns, kStepSetpgid,
   kStepTcsetpgrp, kStepChdir, kStepCapRaise, kStepCapClear, kStepDupFds,
-  kStepCloseFds, kStepExec, kStepForkPidns,
+  kStepCloseFds, kStepExec, kStepForkPidns, kStepSetsid, kStepCtty,
 };
 const char* const kStepNames[] = {
   "reset signals", "prctl(PR_SET_PDEATHSIG)", "parent exited", "setns", "setpgid",
   "tcsetpgrp", "chdir", "raise capabilities", "clear capabilities", "dup2",
-  "close_range", "execve", "fork into the pid namespace",
+  "close_range", "execve", "fork into the pid namespace", "setsid", "ioctl(TIOCSCTTY)",
 };
 
 struct ChildReport {
@@ -68,6 +68,9 @@ struct Plan {
   sigset_t ignore;  // set to SIG_IGN after the reset
   bool new_pgrp = false;
   int fg_tty = -1;
+  // A session of its own whose controlling terminal is this fd of the new
+  // process (after the fds are in place): s.spawn({ tty: true }).
+  int ctty = -1;
   int64_t nofile_soft = -1;
   pid_t parent_pid = 0;
   // Index in envp of "LISTEN_PID=" plus room for the digits, filled in with
@@ -147,6 +150,7 @@ Plan ReadPlan(Napi::Env env, Napi::Object o) {
   p.new_pgrp = o.Get("newProcessGroup").ToBoolean();
   if (o.Get("nofileSoft").IsNumber()) p.nofile_soft = o.Get("nofileSoft").As<Napi::Number>().Int64Value();
   if (o.Get("foregroundTty").IsNumber()) p.fg_tty = o.Get("foregroundTty").As<Napi::Number>().Int32Value();
+  if (o.Get("controllingTty").IsNumber()) p.ctty = o.Get("controllingTty").As<Napi::Number>().Int32Value();
   p.parent_pid = getpid();
   return p;
 }
@@ -325,6 +329,7 @@ void ForkIntoPidns(const Plan& p, int errfd) {
   }
   if (enter_pidns) ForkIntoPidns(p, errfd);
 
+  if (p.ctty >= 0 && setsid() < 0) Fail(errfd, kStepSetsid, errno);
   if (p.new_pgrp && setpgid(0, 0) != 0) Fail(errfd, kStepSetpgid, errno);
   if (p.fg_tty >= 0) {
     // All signals are blocked here, so the kernel lets a background process
@@ -360,6 +365,9 @@ void ForkIntoPidns(const Plan& p, int errfd) {
       close(i);
     }
   }
+  // The session leader's first terminal: its group is the foreground one.
+  if (p.ctty >= 0 && ioctl(p.ctty, TIOCSCTTY, 0) != 0) Fail(errfd, kStepCtty, errno);
+
   // Everything from n up closes at execve; errfd stays open until then so
   // that an execve failure can still be reported.
   if (syscall(SYS_close_range, n, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {

@@ -60,7 +60,7 @@ const answering = new Set<Promise<void>>();
 const connections = new Set<Socket>();
 let ending = false;
 
-function start(argv: string[], cwd: string | undefined, env: Record<string, string> | undefined, fds: [number, number, number]): { pid: number; job: Job } {
+function start(argv: string[], cwd: string | undefined, env: Record<string, string> | undefined, fds: [number, number, number], tty = false): { pid: number; job: Job } {
   const merged: NodeJS.ProcessEnv = { ...baseEnv, ...env };
   let onExit!: (e: Exit) => void;
   const exited = new Promise<Exit>((res) => (onExit = res));
@@ -77,6 +77,8 @@ function start(argv: string[], cwd: string | undefined, env: Record<string, stri
         // The command must not outlive the session.
         pdeathsig: signalNumber('SIGKILL'),
         ...(nofileSoft === undefined ? {} : { nofileSoft }),
+        // A terminal of its own: setsid, and fd 0 its controlling terminal (job control, ^C).
+        ...(tty ? { controllingTty: 0 } : {}),
       },
       (_err, status) => onExit({ code: status.code, signal: status.signal === null ? null : (signalName(status.signal) as NodeJS.Signals) }),
     );
@@ -198,7 +200,7 @@ function serveSpawn(conn: Socket, req: SpawnRequest, fds: number[]): void {
   try {
     if (ending) throw new Refused('the session is closing', 'ESHUTDOWN', 125);
     if (stdio.some((fd) => fd === undefined) || given.length > 0) throw new Refused('the fds do not match stdio', 'EINVAL', 125);
-    started = start(req.argv, req.cwd, req.env, stdio);
+    started = start(req.argv, req.cwd, req.env, stdio, req.tty === true);
   } catch (err) {
     if (err instanceof Refused) send(conn, { refused: { message: err.message, code: err.code, exitCode: err.exitCode } });
     else send(conn, { error: { message: errorMessage(err), code: (err as { code?: string }).code ?? 'EIO' } });

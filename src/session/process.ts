@@ -1,13 +1,15 @@
 // s.spawn(): a ChildProcess-like handle on a command in a session. The
 // caller's stdio goes to the agent as fds over a connection of its own
 // (protocol.ts): 'inherit' hands over our 0/1/2, a number or a stream with
-// an fd hands over that fd, 'pipe' a pipe whose other end we keep.
+// an fd hands over that fd, 'pipe' a pipe whose other end we keep; with
+// tty, a terminal we open (addon/pty.cc) is all three, and a thread of the
+// addon relays its master to a socket that is stdin and stdout here.
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { RootlessError } from '../sys/errors.js';
-import { close, connectUnix, pipe2, sendFds } from '../sys/native.js';
+import { close, connectUnix, pipe2, ptyOpen, ptyRelay, ptyResize, sendFds } from '../sys/native.js';
 import type { SpawnEvent, SpawnRequest, StdioSource } from './protocol.js';
 
 /** Like child_process: 'pipe' (default), 'inherit', 'ignore', an fd, or a stream that has one (fs streams, sockets). */
@@ -18,9 +20,19 @@ export interface SessionSpawnOptions {
   cwd?: string;
   /** Added to the session's environment. */
   env?: Record<string, string>;
-  /** One for all three, or [stdin, stdout, stderr]. */
+  /** One for all three, or [stdin, stdout, stderr]. Not with tty. */
   stdio?: SessionStdio | [SessionStdio, SessionStdio, SessionStdio];
+  /**
+   * A terminal (default 80x24) as the command's stdin, stdout and stderr,
+   * and its controlling terminal in a session of its own: p.stdin writes
+   * what a user would type (Ctrl-C is '\x03', end of input Ctrl-D '\x04'),
+   * p.stdout reads what the terminal shows (stderr included; p.stderr is
+   * null), p.resize() changes the size.
+   */
+  tty?: boolean | { cols?: number; rows?: number };
 }
+
+const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
 function fdOf(s: object): number | undefined {
   const direct = (s as { fd?: unknown }).fd;
@@ -31,12 +43,31 @@ function fdOf(s: object): number | undefined {
 
 interface Plan {
   sources: [StdioSource, StdioSource, StdioSource];
+  /** With tty: the master (for resize) and our end of the relay's socket. */
+  tty?: { master: number; sock: number };
   /** Sent with the request, in stdio order. */
   send: number[];
   /** Ours to close once sent (the command's ends of our pipes). */
   closeAfter: number[];
   /** Our ends of the pipes, by stdio index. */
   ours: (number | undefined)[];
+}
+
+function ttyPlan(tty: true | { cols?: number; rows?: number }): Plan {
+  const size = { ...DEFAULT_SIZE, ...(tty === true ? {} : tty) };
+  for (const [k, v] of Object.entries(size)) {
+    if (!Number.isInteger(v) || v < 1 || v > 65535) throw new TypeError(`rootless: tty.${k} must be an integer from 1 to 65535, not ${String(v)}`);
+  }
+  const { master, terminal } = ptyOpen(size.cols, size.rows);
+  let sock: number;
+  try {
+    sock = ptyRelay(master);
+  } catch (err) {
+    close(master);
+    close(terminal);
+    throw err;
+  }
+  return { sources: ['fd', 'fd', 'fd'], send: [terminal, terminal, terminal], closeAfter: [terminal], ours: [undefined, undefined, undefined], tty: { master, sock } };
 }
 
 function plan(stdio: SessionSpawnOptions['stdio']): Plan {
@@ -86,18 +117,23 @@ export class SessionProcess extends EventEmitter {
   private readonly conn: Socket;
   private finished = false;
   private closesNeeded = 1;
+  /** The terminal's master with tty (closed at 'close'). */
+  private master: number | undefined;
+  private readonly tty: boolean;
 
   /** Throws RootlessError when the session cannot be reached. */
   constructor(socketPath: string, argv: string[], options: SessionSpawnOptions) {
     super();
     this.spawnargs = [...argv];
-    const p = plan(options.stdio);
+    if (options.tty && options.stdio !== undefined) throw new TypeError('rootless: stdio and tty exclude each other (the terminal is all three)');
+    const p = options.tty ? ttyPlan(options.tty) : plan(options.stdio);
     const req: SpawnRequest = {
       op: 'spawn',
       argv,
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
       stdio: p.sources,
+      ...(p.tty ? { tty: true } : {}),
     };
     let sock: number;
     try {
@@ -109,7 +145,7 @@ export class SessionProcess extends EventEmitter {
         throw err;
       }
     } catch (err) {
-      for (const fd of [...p.closeAfter, ...p.ours]) if (fd !== undefined) close(fd);
+      for (const fd of [...p.closeAfter, ...p.ours, p.tty?.master, p.tty?.sock]) if (fd !== undefined) close(fd);
       const code = (err as { code?: string }).code ?? 'EIO';
       throw new RootlessError(`the session is gone: ${code}`, { step: 'session spawn', code, subject: socketPath, cause: err });
     } finally {
@@ -125,9 +161,23 @@ export class SessionProcess extends EventEmitter {
       if (i === 0) s.on('error', () => {}); // EPIPE once the command is gone, as child_process
       return s;
     };
-    this.stdin = wrap(0);
-    this.stdout = wrap(1);
-    this.stderr = wrap(2);
+    if (p.tty) {
+      // One socket both ways: the terminal's input and what it shows.
+      const s = new Socket({ fd: p.tty.sock, readable: true, writable: true });
+      this.closesNeeded++;
+      s.once('close', () => this.maybeClose());
+      s.on('error', () => {}); // EPIPE: written after the terminal closed
+      this.master = p.tty.master;
+      this.tty = true;
+      this.stdin = s;
+      this.stdout = s;
+      this.stderr = null;
+    } else {
+      this.stdin = wrap(0);
+      this.stdout = wrap(1);
+      this.stderr = wrap(2);
+      this.tty = false;
+    }
     this.stdio = [this.stdin, this.stdout, this.stderr];
     let markExited!: () => void;
     this.exited = new Promise((res) => (markExited = res));
@@ -168,8 +218,9 @@ export class SessionProcess extends EventEmitter {
     if ('exit' in ev) {
       this.exitCode = ev.exit.code;
       this.signalCode = ev.exit.signal;
-      // As child_process: nothing more can be written to a command that is gone.
-      this.stdin?.destroy();
+      // As child_process: nothing more can be written to a command that is
+      // gone. A terminal's socket also carries the output still on its way.
+      if (!this.tty) this.stdin?.destroy();
       markExited();
       this.emit('exit', this.exitCode, this.signalCode);
       return;
@@ -177,7 +228,7 @@ export class SessionProcess extends EventEmitter {
     // Not started: as child_process, 'error' then 'close'; the code a shell would give.
     const { message, code } = 'refused' in ev ? ev.refused : ev.error;
     this.exitCode = 'refused' in ev ? ev.refused.exitCode : 125;
-    for (const s of this.stdio) s?.destroy();
+    for (const s of new Set(this.stdio)) s?.destroy();
     markExited();
     const err = Object.assign(new Error(`spawn ${this.spawnargs[0]}: ${message}`), { code, path: this.spawnargs[0], spawnargs: this.spawnargs.slice(1) });
     this.emit('error', err);
@@ -185,6 +236,8 @@ export class SessionProcess extends EventEmitter {
 
   private maybeClose(): void {
     if (--this.closesNeeded > 0) return;
+    if (this.master !== undefined) close(this.master);
+    this.master = undefined;
     this.emit('close', this.exitCode, this.signalCode);
   }
 
@@ -194,6 +247,19 @@ export class SessionProcess extends EventEmitter {
     if (this.finished || this.conn.destroyed) return false;
     this.conn.write(`${JSON.stringify({ kill: signal })}\n`);
     this.killed = true;
+    return true;
+  }
+
+  /** With tty: the terminal's new size (the command gets SIGWINCH); false once closed. */
+  resize(cols: number, rows: number): boolean {
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
+      throw new TypeError(`rootless: the terminal size must be integers from 1 to 65535, not ${String(cols)}x${String(rows)}`);
+    }
+    if (this.master === undefined) {
+      if (!this.tty) throw new TypeError('rootless: resize() is for a command spawned with tty');
+      return false;
+    }
+    ptyResize(this.master, cols, rows);
     return true;
   }
 

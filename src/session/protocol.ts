@@ -37,6 +37,8 @@ export interface SpawnRequest {
   cwd?: string;
   env?: Record<string, string>;
   stdio: [StdioSource, StdioSource, StdioSource];
+  /** The three fds are one terminal: the command gets a session of its own with it as the controlling terminal. */
+  tty?: boolean;
 }
 
 /** Agent -> client on a spawn connection, in this order: started (or refused), then exit. */

@@ -47,6 +47,9 @@ export interface SpawnOptions {
   newProcessGroup?: boolean;
   /** Make the new process group the terminal's foreground group. */
   foregroundTty?: number;
+  /** A new session (setsid) whose controlling terminal is this fd of the
+   * new process (TIOCSCTTY, once the fds are in place). */
+  controllingTty?: number;
   /** Lower the soft RLIMIT_NOFILE to this before execve (see nofile.ts). */
   nofileSoft?: number;
 }
@@ -211,6 +214,10 @@ export interface NativeAddon {
   connectUnix(path: string): number;
   sendFds(sock: number, data: Buffer, fds: number[]): void;
   recvFds(sock: number, maxBytes: number, timeoutMs: number): Received | null;
+  // addon/pty.cc
+  ptyOpen(cols: number, rows: number): { master: number; terminal: number };
+  ptyResize(master: number, cols: number, rows: number): void;
+  ptyRelay(master: number): number;
   // addon/port/
   createRelay(controlFds: number[], opts: RelayOptions, onError: (msg: string) => void): number;
   relayAdd(relay: number, portId: number, proto: 'tcp' | 'udp', fds: number[], childIP: string, childPort: number): void;
@@ -265,6 +272,9 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]: ExportKind<Nat
   connectUnix: 'function',
   sendFds: 'function',
   recvFds: 'function',
+  ptyOpen: 'function',
+  ptyResize: 'function',
+  ptyRelay: 'function',
   createRelay: 'function',
   relayAdd: 'function',
   relayRemove: 'function',
@@ -355,6 +365,17 @@ export const connectUnix = wrap(addon.connectUnix);
 export const sendFds = wrap(addon.sendFds);
 /** Waits up to timeoutMs for data, then takes what is there and the fds that came with it; null on timeout. */
 export const recvFds = wrap(addon.recvFds);
+
+// ---- terminals (addon/pty.cc): Node cannot stream a pty master. ----
+
+/** A pty pair, both close-on-exec, at this size: the master and the terminal end. */
+export const ptyOpen = wrap(addon.ptyOpen);
+/** Sets the terminal's size (its foreground group gets SIGWINCH). */
+export const ptyResize = wrap(addon.ptyResize);
+/** Starts a thread that copies between the master (a duplicate of it) and a
+ * socket; returns our end of the socket: writes are the input, reads the
+ * output, EOF once the terminal end is closed everywhere and the output delivered. */
+export const ptyRelay = wrap(addon.ptyRelay);
 
 // ---- builtin port driver (addon/port/, the design in addon/port/wire.h) ----
 

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sched.h>
@@ -40,13 +42,17 @@ namespace {
 enum Step : int {
   kStepSignals, kStepPdeathsig, kStepParentGone, kStepSetns, kStepSetpgid,
   kStepTcsetpgrp, kStepChdir, kStepCapRaise, kStepCapClear, kStepDupFds,
-  kStepCloseFds, kStepExec, kStepForkPidns, kStepSetsid, kStepCtty,
+  kStepCloseFds, kStepExec, kStepForkPidns, kStepSetsid, kStepCtty, kStepGate, kStepPropagation,
 };
 const char* const kStepNames[] = {
   "reset signals", "prctl(PR_SET_PDEATHSIG)", "parent exited", "setns", "setpgid",
   "tcsetpgrp", "chdir", "raise capabilities", "clear capabilities", "dup2",
-  "close_range", "execve", "fork into the pid namespace", "setsid", "ioctl(TIOCSCTTY)",
+  "close_range", "execve", "fork into the pid namespace", "setsid", "ioctl(TIOCSCTTY)", "read the exec plan",
+  "mount",
 };
+constexpr int kStepCount = sizeof kStepNames / sizeof kStepNames[0];
+// A report of this step says "set up, about to exec" (spawnGated).
+constexpr int kStepReady = -1;
 
 struct ChildReport {
   int step;
@@ -83,6 +89,31 @@ struct Plan {
   std::string exec_buf;
 };
 
+// What execve needs, as pointers: into the Plan's strings (spawn,
+// execInPlace) or into the gated child's own mapping (spawnGated).
+struct ExecArgs {
+  const char* file = nullptr;
+  char** argv = nullptr;
+  char** envp = nullptr;
+  const char* cwd = nullptr;     // nullptr: stay
+  const char* search = nullptr;  // nullptr: file is a path
+  char* buf = nullptr;           // room for search's longest dir + "/" + file
+  int listen_pid_env = -1;
+};
+
+// Only pointer reads: callable in the cloned child.
+ExecArgs ArgsOf(Plan& p) {
+  ExecArgs a;
+  a.file = p.file.c_str();
+  a.argv = p.argvp.data();
+  a.envp = p.envpp.data();
+  a.cwd = p.has_cwd ? p.cwd.c_str() : nullptr;
+  a.search = p.has_search_path ? p.search_path.c_str() : nullptr;
+  a.buf = p.has_search_path ? &p.exec_buf[0] : nullptr;
+  a.listen_pid_env = p.listen_pid_env;
+  return a;
+}
+
 constexpr char kListenPid[] = "LISTEN_PID=";
 
 std::vector<std::string> BytesArray(Napi::Env env, Napi::Value v, const char* name) {
@@ -94,11 +125,15 @@ std::vector<std::string> BytesArray(Napi::Env env, Napi::Value v, const char* na
   return out;
 }
 
-Plan ReadPlan(Napi::Env env, Napi::Object o) {
+// exec_fields false: spawnGated, whose program, argv, environment and cwd
+// come later through the gate (ExecPayload).
+Plan ReadPlan(Napi::Env env, Napi::Object o, bool exec_fields = true) {
   Plan p;
-  p.file = BytesValue(env, o.Get("file"), "file");
-  p.argv = BytesArray(env, o.Get("argv"), "argv");
-  p.envp = BytesArray(env, o.Get("envp"), "envp");
+  if (exec_fields) {
+    p.file = BytesValue(env, o.Get("file"), "file");
+    p.argv = BytesArray(env, o.Get("argv"), "argv");
+    p.envp = BytesArray(env, o.Get("envp"), "envp");
+  }
   if (o.Get("listenPidEnv").ToBoolean()) {
     p.listen_pid_env = static_cast<int>(p.envp.size());
     p.envp.push_back(std::string(kListenPid) + std::string(24, '0'));
@@ -268,17 +303,17 @@ void ForkIntoPidns(const Plan& p, int errfd) {
   _exit(128 + sig);
 }
 
-[[noreturn]] void Exec(Plan& p, int errfd) {
-  if (p.listen_pid_env >= 0) FormatPid(p.envpp[p.listen_pid_env] + sizeof kListenPid - 1, getpid());
-  if (!p.has_search_path) {
-    execve(p.file.c_str(), p.argvp.data(), p.envpp.data());
+[[noreturn]] void Exec(const ExecArgs& a, int errfd) {
+  if (a.listen_pid_env >= 0) FormatPid(a.envp[a.listen_pid_env] + sizeof kListenPid - 1, getpid());
+  if (a.search == nullptr) {
+    execve(a.file, a.argv, a.envp);
     Fail(errfd, kStepExec, errno);
   }
   // As execvp: the first directory that has it; EACCES only if no
   // directory had a runnable one.
-  char* buf = &p.exec_buf[0];
-  const char* dir = p.search_path.c_str();
-  size_t flen = p.file.size();
+  char* buf = a.buf;
+  const char* dir = a.search;
+  size_t flen = strlen(a.file);
   bool denied = false;
   for (;;) {
     const char* colon = strchr(dir, ':');
@@ -291,8 +326,8 @@ void ForkIntoPidns(const Plan& p, int errfd) {
       pos = len;
     }
     buf[pos++] = '/';
-    memcpy(buf + pos, p.file.c_str(), flen + 1);
-    execve(buf, p.argvp.data(), p.envpp.data());
+    memcpy(buf + pos, a.file, flen + 1);
+    execve(buf, a.argv, a.envp);
     if (errno == EACCES) denied = true;
     else if (errno != ENOENT && errno != ENOTDIR) Fail(errfd, kStepExec, errno);
     if (!colon) break;
@@ -301,7 +336,8 @@ void ForkIntoPidns(const Plan& p, int errfd) {
   Fail(errfd, kStepExec, denied ? EACCES : ENOENT);
 }
 
-[[noreturn]] void ChildMain(Plan& p, int errfd) {
+// The first steps of every new process: signal dispositions, PDEATHSIG.
+void ChildStart(const Plan& p, int errfd) {
   // Handlers installed by node make no sense after execve, and node's own
   // ignores (SIGPIPE) would be inherited: reset them all, then ignore what
   // the caller of rootless had ignored (nohup), as an execve would keep.
@@ -321,7 +357,10 @@ void ForkIntoPidns(const Plan& p, int errfd) {
     // another way (the protocol pipe's EOF).
     if (!(p.clone_flags & CLONE_NEWPID) && getppid() != p.parent_pid) Fail(errfd, kStepParentGone, ESRCH);
   }
+}
 
+// The rest, up to execve.
+[[noreturn]] void ChildFinish(Plan& p, const ExecArgs& a, int errfd) {
   bool enter_pidns = false;
   for (auto& [fd, nstype] : p.setns) {
     if (syscall(SYS_setns, fd, nstype) != 0) Fail(errfd, kStepSetns, errno);
@@ -338,7 +377,7 @@ void ForkIntoPidns(const Plan& p, int errfd) {
     if (ioctl(p.fg_tty, TIOCSPGRP, &pgrp) != 0) Fail(errfd, kStepTcsetpgrp, errno);
   }
 
-  if (p.has_cwd && chdir(p.cwd.c_str()) != 0) Fail(errfd, kStepChdir, errno);
+  if (a.cwd != nullptr && chdir(a.cwd) != 0) Fail(errfd, kStepChdir, errno);
 
   if (p.raise_ambient) RaiseAmbient(errfd);
   if (p.clear_caps) ClearCaps(errfd);
@@ -391,7 +430,105 @@ void ForkIntoPidns(const Plan& p, int errfd) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  Exec(p, errfd);
+  Exec(a, errfd);
+}
+
+[[noreturn]] void ChildMain(Plan& p, int errfd) {
+  ChildStart(p, errfd);
+  ChildFinish(p, ArgsOf(p), errfd);
+}
+
+
+// --- the gated child (spawnGated): no node inside at all --------------------
+//
+// When nothing needs a process inside the namespaces once the target runs,
+// the cloned process execs the target itself (issue #11): it waits on the
+// gate for the exec plan, which the parent writes once the id maps are (the
+// target's environment names the state dir, made after the clone), sets the
+// root's propagation, reports "ready", and goes on as spawn's child does.
+// Still no malloc or lock here: the plan goes into a fresh mapping.
+
+constexpr uint32_t kPayloadMagic = 0x31505852;  // "RXP1"
+constexpr uint32_t kHasCwd = 1, kHasSearch = 2;  // PayloadHeader.flags
+
+struct PayloadHeader {
+  uint32_t magic;
+  uint32_t argc;
+  uint32_t envc;
+  int32_t listen_pid_env;
+  uint32_t flags;
+  uint32_t propagation;  // mount flags for "/", 0: none
+  uint64_t body_len;     // then: file, cwd, search, argv..., envp..., each NUL-ended
+};
+
+bool ReadFull(int fd, void* to, size_t n) {
+  char* p = static_cast<char*>(to);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+[[noreturn]] void GatedChildMain(Plan& p, int gatefd, int errfd) {
+  ChildStart(p, errfd);
+  // Wait with signals unblocked: their dispositions are the default now, so
+  // what the launcher forwards before the target runs (SIGTERM, SIGINT) ends
+  // this process as it would have ended the target.
+  sigset_t none;
+  sigemptyset(&none);
+  pollfd pfd{gatefd, POLLIN, 0};
+  while (ppoll(&pfd, 1, nullptr, &none) < 0)
+    if (errno != EINTR) Fail(errfd, kStepGate, errno);
+  PayloadHeader h{};
+  // EOF: the launcher gave up before the id maps; it says why.
+  if (!ReadFull(gatefd, &h, sizeof h)) _exit(125);
+  if (h.magic != kPayloadMagic || h.argc == 0 || h.argc > (1u << 24) || h.envc > (1u << 24) || h.body_len > (1ull << 32))
+    Fail(errfd, kStepGate, EPROTO);
+  size_t ptrs = (static_cast<size_t>(h.argc) + h.envc + 2) * sizeof(char*);
+  size_t size = ptrs + 2 * static_cast<size_t>(h.body_len) + 8;
+  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) Fail(errfd, kStepGate, errno);
+  char** vec = static_cast<char**>(mem);
+  char* body = static_cast<char*>(mem) + ptrs;
+  if (!ReadFull(gatefd, body, h.body_len)) _exit(125);
+  close(gatefd);
+  char* cur = body;
+  char* end = body + h.body_len;
+  auto next = [&]() -> char* {
+    char* z = static_cast<char*>(memchr(cur, '\0', static_cast<size_t>(end - cur)));
+    if (z == nullptr) Fail(errfd, kStepGate, EPROTO);
+    char* s = cur;
+    cur = z + 1;
+    return s;
+  };
+  ExecArgs a;
+  a.file = next();
+  char* cwd = next();
+  char* search = next();
+  if (h.flags & kHasCwd) a.cwd = cwd;
+  if (h.flags & kHasSearch) a.search = search;
+  a.buf = body + h.body_len;  // longer than any dir + "/" + file
+  a.argv = vec;
+  for (uint32_t i = 0; i < h.argc; i++) vec[i] = next();
+  vec[h.argc] = nullptr;
+  a.envp = vec + h.argc + 1;
+  for (uint32_t i = 0; i < h.envc; i++) a.envp[i] = next();
+  a.envp[h.envc] = nullptr;
+  if (h.listen_pid_env >= 0) {
+    if (static_cast<uint32_t>(h.listen_pid_env) >= h.envc || strlen(a.envp[h.listen_pid_env]) < sizeof kListenPid + 20)
+      Fail(errfd, kStepGate, EPROTO);
+    a.listen_pid_env = h.listen_pid_env;
+  }
+  // The one mount step of the light path: --propagation on "/".
+  if (h.propagation != 0 && mount(nullptr, "/", nullptr, h.propagation, nullptr) != 0)
+    Fail(errfd, kStepPropagation, errno);
+  ChildReport ready{kStepReady, 0};
+  if (write(errfd, &ready, sizeof ready) != static_cast<ssize_t>(sizeof ready)) _exit(125);
+  ChildFinish(p, a, errfd);
 }
 
 // --- the parent side --------------------------------------------------------
@@ -508,6 +645,109 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// spawnGated(options, onExit) -> { pid, pidfd, gateFd, reportFd }: spawn's
+// options without the program's (file, argv, envp, cwd, searchPath,
+// listenPidEnv), which come through gateFd later (execPayload); setns and
+// raiseAmbientCaps do not apply. reportFd (non-blocking, close-on-exec)
+// carries 8-byte reports (decodeChildReport) and reaches EOF at execve.
+Napi::Value SpawnGated(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "spawnGated(options, onExit)");
+  Plan plan = ReadPlan(env, info[0].As<Napi::Object>(), false);
+  if (!plan.setns.empty() || plan.raise_ambient)
+    throw Napi::TypeError::New(env, "spawnGated: setns and raiseAmbientCaps do not apply");
+  Napi::Function on_exit = info[1].As<Napi::Function>();
+  int gate[2], report[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) ThrowErrno(env, errno, "pipe2");
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(gate[0]);
+    close(gate[1]);
+    ThrowErrno(env, err, "pipe2");
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  pid_t pid;
+  {
+    std::lock_guard<std::mutex> lock(WatchMutex());
+    pid = CloneWithPidfd(plan.clone_flags, &pidfd);
+    if (pid == 0) {
+      close(gate[1]);
+      close(report[0]);
+      GatedChildMain(plan, gate[0], report[1]);
+    }
+    int clone_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(gate[0]);
+    close(report[1]);
+    if (pid < 0) {
+      close(gate[1]);
+      close(report[0]);
+      ThrowErrno(env, clone_err, "clone3");
+    }
+    WatchExitLocked(env, pid, pidfd, on_exit);
+  }
+  fcntl(report[0], F_SETFL, O_NONBLOCK);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", pid);
+  result.Set("pidfd", pidfd);
+  result.Set("gateFd", gate[1]);
+  result.Set("reportFd", report[0]);
+  return result;
+}
+
+// execPayload({file, argv, envp, cwd?, searchPath?, listenPidEnv?, rootPropagation?}) -> Buffer
+// What spawnGated's child reads from its gate.
+Napi::Value ExecPayload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "execPayload(options)");
+  Plan p = ReadPlan(env, info[0].As<Napi::Object>());
+  if (p.argv.empty()) throw Napi::TypeError::New(env, "argv must not be empty");
+  Napi::Object o = info[0].As<Napi::Object>();
+  PayloadHeader h{};
+  h.magic = kPayloadMagic;
+  h.argc = static_cast<uint32_t>(p.argv.size());
+  h.envc = static_cast<uint32_t>(p.envp.size());
+  h.listen_pid_env = p.listen_pid_env;
+  h.flags = (p.has_cwd ? kHasCwd : 0u) | (p.has_search_path ? kHasSearch : 0u);
+  if (o.Get("rootPropagation").IsNumber()) h.propagation = o.Get("rootPropagation").As<Napi::Number>().Uint32Value();
+  std::string body;
+  auto add = [&](const std::string& s) { body.append(s).push_back('\0'); };
+  add(p.file);
+  add(p.cwd);
+  add(p.search_path);
+  for (auto& s : p.argv) add(s);
+  for (auto& s : p.envp) add(s);
+  h.body_len = body.size();
+  Napi::Buffer<char> out = Napi::Buffer<char>::New(env, sizeof h + body.size());
+  memcpy(out.Data(), &h, sizeof h);
+  memcpy(out.Data() + sizeof h, body.data(), body.size());
+  return out;
+}
+
+// decodeChildReport(bytes) -> { ready: true } | { step, code, errno }: one
+// 8-byte report of spawnGated's child.
+Napi::Value DecodeChildReport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer() || info[0].As<Napi::Buffer<char>>().Length() != sizeof(ChildReport))
+    throw Napi::TypeError::New(env, "decodeChildReport(an 8-byte Buffer)");
+  ChildReport r{};
+  memcpy(&r, info[0].As<Napi::Buffer<char>>().Data(), sizeof r);
+  Napi::Object o = Napi::Object::New(env);
+  if (r.step == kStepReady) {
+    o.Set("ready", true);
+    return o;
+  }
+  o.Set("ready", false);
+  o.Set("step", r.step >= 0 && r.step < kStepCount ? kStepNames[r.step] : "unknown step");
+  o.Set("code", ErrnoName(r.err));
+  o.Set("errno", r.err);
+  return o;
+}
+
 // execInPlace(options): what spawn() does in the new process, done in this
 // one, which becomes the program (the child, when nothing needs it inside
 // the namespaces after the target starts). Options as spawn's, without
@@ -538,6 +778,9 @@ Napi::Value ExecInPlace(const Napi::CallbackInfo& info) {
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("execInPlace", Napi::Function::New(env, ExecInPlace, "execInPlace"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("spawnGated", Napi::Function::New(env, SpawnGated, "spawnGated"));
+  exports.Set("execPayload", Napi::Function::New(env, ExecPayload, "execPayload"));
+  exports.Set("decodeChildReport", Napi::Function::New(env, DecodeChildReport, "decodeChildReport"));
   Napi::Object c = Napi::Object::New(env);
   c.Set("CLONE_NEWUSER", CLONE_NEWUSER);
   c.Set("CLONE_NEWNS", CLONE_NEWNS);

@@ -5,7 +5,7 @@
 // new process, so the addon writes it between clone and execve.
 import type { ChildConfig } from '../protocol/config.js';
 import { CHILD_FD } from '../protocol/config.js';
-import { envDelete } from '../sys/bytes.js';
+import { activatedTargetEnv } from '../protocol/activation.js';
 
 export interface TargetActivation {
   /** For spawn's `fds` after 0-2. */
@@ -18,7 +18,5 @@ export function targetActivation(config: Pick<ChildConfig, 'listenFds'>, targetE
   const n = config.listenFds ?? 0;
   if (n <= 0) return { fds: [], env: targetEnv, listenPidEnv: false };
   const fds = Array.from({ length: n }, (_, i) => CHILD_FD.firstActivated + i);
-  const env = envDelete(targetEnv, 'LISTEN_PID', 'LISTEN_FDS');
-  env.push(Buffer.from(`LISTEN_FDS=${n}`));
-  return { fds, env, listenPidEnv: true };
+  return { fds, env: activatedTargetEnv(targetEnv, n), listenPidEnv: true };
 }

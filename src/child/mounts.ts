@@ -2,20 +2,12 @@
 import { SyscallError } from '../sys/errors.js';
 import { mount, mountFlags as M } from '../sys/native.js';
 import type { Propagation } from '../sys/mount.js';
+import { propagationFlags } from '../sys/propagation.js';
 import type { Logger } from '../sys/log.js';
-
-const PROPAGATION_FLAGS: Record<Propagation, number> = {
-  rprivate: M.MS_REC | M.MS_PRIVATE,
-  private: M.MS_PRIVATE,
-  rslave: M.MS_REC | M.MS_SLAVE,
-  slave: M.MS_SLAVE,
-  rshared: M.MS_REC | M.MS_SHARED,
-  shared: M.MS_SHARED,
-};
 
 /** Applies --propagation to /, so mounts made inside stay inside (or not). */
 export function setRootPropagation(p: Propagation): void {
-  mount(null, '/', null, PROPAGATION_FLAGS[p], null);
+  mount(null, '/', null, propagationFlags(p), null);
 }
 
 /** What pseudo filesystems get: nothing to execute, no devices, no set-uid. */

@@ -28,7 +28,8 @@ import { notifyPart } from './parts/notify.js';
 import { networkPart } from './parts/network.js';
 import { portsPart } from './parts/ports.js';
 import { apiPart } from './parts/api.js';
-import { targetReplacesChild, type LaunchPlan } from './plan.js';
+import { nativeChildSuffices, targetReplacesChild, type LaunchPlan } from './plan.js';
+import { spawnNativeChild } from './native-child.js';
 
 /** Generous: node may start slowly on a loaded machine. The child's death ends any wait at once (EOF). */
 const HANDSHAKE_TIMEOUT_MS = 60_000;
@@ -75,13 +76,16 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
 
     // Clone first: the child's node start is the longest step of all, and
-    // everything below overlaps with it.
-    const cloned = await spawnChild({
-      namespaces,
-      ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
-      onLog: (m: ChildLog) => relayChildLog(log, m),
-      extraFds: s.childFds,
-    });
+    // everything below overlaps with it. The native child has no node to
+    // start: it waits for its exec plan, sent once the id maps are written.
+    const cloned = nativeChildSuffices(opts)
+      ? await spawnNativeChild({ namespaces, extraFds: s.childFds, ignoredSignals: inheritedIgnoredSignals(), foreground })
+      : await spawnChild({
+          namespaces,
+          ambientCaps: process.env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1',
+          onLog: (m: ChildLog) => relayChildLog(log, m),
+          extraFds: s.childFds,
+        });
     child = s.child = cloned;
     mark('parent', 'cloned');
     stopForwarding = forwardSignals((sig, num) => {

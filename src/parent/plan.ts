@@ -41,3 +41,24 @@ export interface LaunchPlan {
 export function targetReplacesChild(p: LaunchPlan, env: NodeJS.ProcessEnv = process.env): boolean {
   return !p.pidns && p.network.driver === 'host' && !p.network.detachNetns && p.ports.driver === 'none' && env.ROOTLESS_KEEP_CHILD !== '1';
 }
+
+/**
+ * Whether the addon's clone can exec the target itself, with no node inside
+ * at all (src/parent/native-child.ts): the child replaces itself with the
+ * target, and no flag needs more setup inside than "/"'s propagation. Copy-up,
+ * cgroup2 evacuation and --ipcns's mounts keep the node child.
+ * ROOTLESS_NODE_CHILD=1 keeps it too (to compare, or to debug), and so does
+ * ROOTLESS_DISABLE_AMBIENT_CAPS=1, which exercises the node child's re-exec.
+ */
+export function nativeChildSuffices(p: LaunchPlan, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    targetReplacesChild(p, env) &&
+    p.copyUp.length === 0 &&
+    p.evacuateCgroup2 === undefined &&
+    !p.ipcns &&
+    // An empty name gets resolveCommand's own error, from the node child.
+    (p.command[0]?.length ?? 0) > 0 &&
+    env.ROOTLESS_NODE_CHILD !== '1' &&
+    env.ROOTLESS_DISABLE_AMBIENT_CAPS !== '1'
+  );
+}

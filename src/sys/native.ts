@@ -54,6 +54,18 @@ export interface SpawnOptions {
   nofileSoft?: number;
 }
 
+/** spawnGated: spawn's options but the program's, which come later through the gate. */
+export type GatedSpawnOptions = Omit<SpawnOptions, 'file' | 'argv' | 'envp' | 'cwd' | 'searchPath' | 'listenPidEnv' | 'setns' | 'raiseAmbientCaps'>;
+
+/** What spawnGated's child reads from its gate (execPayload). */
+export interface ExecPayloadOptions extends Pick<SpawnOptions, 'file' | 'argv' | 'envp' | 'cwd' | 'searchPath' | 'listenPidEnv'> {
+  /** Mount flags applied to "/" first (--propagation). */
+  rootPropagation?: number;
+}
+
+/** One report of spawnGated's child: set up and about to exec, or the step that failed. */
+export type ChildReport = { ready: true } | { ready: false; step: string; code: string; errno: number };
+
 export interface ExitStatus {
   pid: number;
   /** Exit code, or null when killed by a signal. */
@@ -65,6 +77,13 @@ export interface ExitStatus {
 export interface Spawned {
   pid: number;
   pidfd: number;
+}
+
+export interface GatedSpawned extends Spawned {
+  /** Write execPayload's bytes here (the child waits for them), then close it. */
+  gateFd: number;
+  /** Non-blocking: 8-byte reports (decodeChildReport), EOF once the child execs. */
+  reportFd: number;
 }
 
 export interface CapSets {
@@ -168,6 +187,9 @@ export interface NativeAddon {
   // addon/spawn.cc
   spawn(opts: SpawnOptions, onExit: (err: null, status: ExitStatus) => void): Spawned;
   execInPlace(opts: Omit<SpawnOptions, 'cloneFlags' | 'setns' | 'pdeathsig'>): never;
+  spawnGated(opts: GatedSpawnOptions, onExit: (err: null, status: ExitStatus) => void): GatedSpawned;
+  execPayload(opts: ExecPayloadOptions): Buffer;
+  decodeChildReport(report: Buffer): ChildReport;
   cloneFlags: Record<
     'CLONE_NEWUSER' | 'CLONE_NEWNS' | 'CLONE_NEWNET' | 'CLONE_NEWPID' | 'CLONE_NEWUTS' | 'CLONE_NEWIPC' | 'CLONE_NEWCGROUP',
     number
@@ -239,6 +261,9 @@ export type ExportKind<T> = T extends (...args: never[]) => unknown ? 'function'
 export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]: ExportKind<NativeAddon[K]> } = {
   spawn: 'function',
   execInPlace: 'function',
+  spawnGated: 'function',
+  execPayload: 'function',
+  decodeChildReport: 'function',
   cloneFlags: 'object',
   startReaper: 'function',
   pipe2: 'function',
@@ -296,6 +321,11 @@ export const mountFlags = addon.mountFlags;
 export const spawn = wrap(addon.spawn);
 /** spawn()'s steps done in this process, which becomes the program: never returns (a failing step exits 127/126/125). */
 export const execInPlace = wrap(addon.execInPlace) as (opts: Omit<SpawnOptions, 'cloneFlags' | 'setns' | 'pdeathsig'>) => never;
+/** A process cloned into new namespaces that waits for its program (execPayload)
+ * on gateFd, sets "/"'s propagation and execs it: no node boots inside (issue #11). */
+export const spawnGated = wrap(addon.spawnGated);
+export const execPayload = wrap(addon.execPayload);
+export const decodeChildReport = wrap(addon.decodeChildReport);
 /** Reap every child, orphans included (the child as PID 1 of a pid namespace). */
 export const startReaper = wrap(addon.startReaper);
 export const pipe2 = wrap(addon.pipe2);

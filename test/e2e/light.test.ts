@@ -1,7 +1,9 @@
 // The lighter launcher (issue #11): when nothing needs a process inside the
 // namespaces once the target runs, the child becomes the target (exec), and
-// the launcher's node is the session's only one. The rest of the e2e suites
-// (lifecycle, exec, notify, hardening, tty) run in this mode by default.
+// the launcher's node is the session's only one. Without flags that need the
+// node child's setup, that child is the addon's clone, which never boots node
+// (src/parent/native-child.ts). The rest of the e2e suites (lifecycle, exec,
+// notify, hardening, tty, bytes) run in this mode by default.
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { U, e2e, lines, run, start, collect, userDir, waitFor } from '../helpers/e2e.js';
@@ -56,4 +58,77 @@ e2e('the exec\'d target: exit codes and signals as before, a file that cannot be
   const r = await done;
   t.is(r.code, 9, r.stderr);
   t.regex(r.stdout, /got-usr1/);
+});
+
+/** Whether the node child ran: it prints its own start-up marks (src/sys/trace.ts). */
+function nodeChildRan(stderr: string): boolean {
+  return /^rootless-trace child main /m.test(stderr);
+}
+
+e2e('no node inside by default: the clone execs the target, /proc/child_pid/exe is the target; flags the native child cannot set up keep the node child', async (t) => {
+  const probe = 'c=$(cat "$ROOTLESSKIT_STATE_DIR/child_pid"); echo $$ $PPID $c; readlink /proc/$c/exe; cat /proc/$PPID/comm';
+  const cases: [string[], Record<string, string>, boolean][] = [
+    [[], {}, false],
+    [['--propagation=rshared', '--utsns', '--cgroupns'], {}, false],
+    [['--copy-up=/etc'], {}, true],
+    [['--ipcns'], {}, true],
+    [[], { ROOTLESS_NODE_CHILD: '1' }, true],
+  ];
+  for (const [flags, env, nodeChild] of cases) {
+    const what = `${flags.join(' ')} ${JSON.stringify(env)}`;
+    const child = start(U, ['run', ...flags, '--', 'sh', '-c', probe], { env: { ...env, ROOTLESS_TRACE_STARTUP: '1' } });
+    const r = await collect(child);
+    t.is(r.code, 0, `${what}: ${r.stderr}`);
+    const [ids, exe, parentName] = lines(r.stdout);
+    const [self, parent, childPid] = ids!.split(' ').map(Number);
+    t.is(self, childPid, `${what}: child_pid is the target`);
+    t.is(parent, child.pid!, `${what}: the target's parent is the launcher`);
+    t.regex(exe!, /\/(da|ba)?sh$/, `${what}: /proc/child_pid/exe is the target's program`);
+    t.regex(parentName!, /node/);
+    t.is(nodeChildRan(r.stderr), nodeChild, `${what}: ${nodeChild ? 'the node child' : 'no node'} ran inside`);
+    t.regex(r.stderr, /^rootless-trace parent child-ready /m, what);
+  }
+});
+
+e2e('the native child: the target holds only fds 0-2 and its capabilities as uid 0, none inherited or ambient', async (t) => {
+  for (const env of [{}, { ROOTLESS_NODE_CHILD: '1' }]) {
+    const r = await run(U, ['run', '--', 'sh', '-c', 'ls /proc/$$/fd | tr "\\n" " "; echo; id -u; grep -E "^Cap(Inh|Eff|Amb)" /proc/$$/status'], { env });
+    t.is(r.code, 0, r.stderr);
+    const [fds, uid, ...caps] = lines(r.stdout);
+    t.deepEqual(fds!.trim().split(/\s+/).sort(), ['0', '1', '2'], JSON.stringify(env));
+    t.is(uid, '0');
+    t.regex(caps.join(' '), /CapInh:\s+0+ CapEff:\s+[0-9a-f]*[1-9a-f][0-9a-f]* CapAmb:\s+0+/);
+  }
+});
+
+e2e('exec failures from the native child: the same messages and exit codes as from the node child', async (t) => {
+  const dir = userDir('rootless-light-fail-', t);
+  const plain = join(dir, 'not-executable');
+  writeFileSync(plain, 'echo hi\n');
+  chmodSync(plain, 0o644);
+  const garbage = join(dir, 'garbage');
+  writeFileSync(garbage, '\x7fELF garbage');
+  chmodSync(garbage, 0o755);
+  const cases: [string[], number, RegExp][] = [
+    [['no-such-command-rootless-test'], 127, /cannot run "no-such-command-rootless-test": command not found/],
+    [[join(dir, 'missing')], 127, /cannot run ".*\/missing": command not found/],
+    [[plain], 126, /cannot run ".*\/not-executable": permission denied/],
+    [[dir], 126, /cannot run ".*": permission denied/],
+    [[garbage], 126, /ENOEXEC|exec format error/],
+  ];
+  for (const [argv, code, message] of cases) {
+    // A PATH the test user can search throughout: only the command decides.
+    const env = { PATH: '/usr/bin:/bin' };
+    const native = await run(U, ['run', '--', ...argv], { env: { ...env, ROOTLESS_TRACE_STARTUP: '1' } });
+    const node = await run(U, ['run', '--', ...argv], { env: { ...env, ROOTLESS_NODE_CHILD: '1' } });
+    t.false(nodeChildRan(native.stderr), 'the native child ran');
+    t.is(native.code, code, native.stderr);
+    t.is(node.code, code, node.stderr);
+    t.regex(native.stderr, message);
+    t.regex(node.stderr, message);
+    if (argv[0] !== garbage) {
+      const errorLine = (s: string): string | undefined => s.split('\n').find((l) => l.startsWith('rootless: error:'));
+      t.is(errorLine(native.stderr), errorLine(node.stderr), 'the same error line');
+    }
+  }
 });

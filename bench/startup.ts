@@ -23,7 +23,8 @@ const CA = '/etc/ssl/certs/ca-certificates.crt';
 
 const commands: [string, string[]][] = [
   ['rootless run -- true', [BIN, 'run', '--', 'true']],
-  ['rootless run -- true, child kept', ['env', 'ROOTLESS_KEEP_CHILD=1', BIN, 'run', '--', 'true']],
+  ['rootless run -- true, node child (ROOTLESS_NODE_CHILD=1)', ['env', 'ROOTLESS_NODE_CHILD=1', BIN, 'run', '--', 'true']],
+  ['rootless run -- true, child kept (ROOTLESS_KEEP_CHILD=1)', ['env', 'ROOTLESS_KEEP_CHILD=1', BIN, 'run', '--', 'true']],
   ['rootlesskit true', ['rootlesskit', 'true']],
   ['unshare -r true', ['unshare', '-r', 'true']],
   ['node -e 0', [process.execPath, '-e', '0']],
@@ -57,7 +58,8 @@ function phases(): [string, number][] {
 // --- memory of the launcher's own processes while the target sleeps ------
 // The launcher's processes: the one we started and its descendants (the
 // child, the guard, slirp4netns), not the target (`sleep`). Without the
-// child (src/parent/plan.ts targetReplacesChild) the parent is the only node.
+// child (src/parent/plan.ts targetReplacesChild) the parent is the only node;
+// by default that child never ran node (src/parent/native-child.ts).
 function smaps(pid: number): { rss: number; privateDirty: number } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);

@@ -19,6 +19,10 @@ const common = {
   },
   // pino is loaded lazily at run time (src/cli/log.ts); keep it out.
   external: ['pino'],
+  // import() of a node builtin (loaded lazily, src/parent/child.ts) as a
+  // require: left as import(), it loads node's ES module loader (~20
+  // modules, time and memory) into a CommonJS bundle.
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
   legalComments: 'none',
 };

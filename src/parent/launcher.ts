@@ -100,6 +100,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
       }
     });
     await parts.run('afterClone');
+    mark('parent', 'state-dir-ready');
     const state = s.state;
     const config: ChildConfig = {
       commandB64: opts.command.map(toBase64),
@@ -125,6 +126,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     const plan = await planUserMap(opts.subidSource, identity(), process.env.PATH);
     for (const w of plan.warnings) log.warn(w);
     for (const n of plan.notes) log.debug(n);
+    mark('parent', 'subids-found');
     if (plan.mode === 'subids' && nnp) throw noNewPrivsError();
     await writeUserMap(cloned.pid, plan);
     // child_pid exists before the child may start the target.

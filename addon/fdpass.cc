@@ -4,6 +4,7 @@
 // synchronous call, so the agent, which reads that first message here
 // before Node reads the connection, never waits on the client's event loop.
 #include "common.h"
+#include "cmsg.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -54,26 +55,14 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     if (!v.IsNumber()) throw Napi::TypeError::New(env, "sendFds: fds must be numbers");
     fds.push_back(v.As<Napi::Number>().Int32Value());
   }
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    cmsghdr align;
-  } u;
-  std::memset(&u, 0, sizeof u);
+  CmsgSpace<sizeof(int) * kMaxFds> ctl;
   size_t off = 0;
   while (off < data.Length()) {
     iovec iov{data.Data() + off, data.Length() - off};
     msghdr m{};
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (off == 0 && !fds.empty()) {
-      m.msg_control = u.buf;
-      m.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
+    if (off == 0 && !fds.empty()) AttachCmsg(m, ctl.buf, SOL_SOCKET, SCM_RIGHTS, fds.data(), sizeof(int) * fds.size());
     ssize_t n = sendmsg(sock, &m, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -105,31 +94,20 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   if (r < 0) ThrowErrno(env, errno, "poll");
   if (r == 0) return env.Null();
   std::vector<char> buf(static_cast<size_t>(max));
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    cmsghdr align;
-  } u;
+  CmsgSpace<sizeof(int) * kMaxFds> ctl;
   iovec iov{buf.data(), buf.size()};
   msghdr m{};
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
-  m.msg_control = u.buf;
-  m.msg_controllen = sizeof u.buf;
+  m.msg_control = ctl.buf;
+  m.msg_controllen = sizeof ctl.buf;
   ssize_t n;
   do n = recvmsg(sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) ThrowErrno(env, errno, "recvmsg");
   Napi::Array fds = Napi::Array::New(env);
   uint32_t k = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int f;
-      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-      fds.Set(k++, f);
-    }
-  }
+  ForEachReceivedFd(m, [&](int f) { fds.Set(k++, f); });
   Napi::Object o = Napi::Object::New(env);
   o.Set("data", Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n)));
   o.Set("fds", fds);

@@ -16,6 +16,7 @@
 // limit, it goes in a datagram of its own just before. File descriptors
 // (FDSTORE=1) go along with the message, then are closed here.
 #include "common.h"
+#include "cmsg.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -87,14 +88,8 @@ int SendOne(Relay& r, const std::string& data, const std::vector<int>& fds, int 
   mh.msg_iovlen = 1;
   std::vector<char> control;
   if (!fds.empty()) {
-    control.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
-    mh.msg_control = control.data();
-    mh.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
+    AttachCmsg(mh, control.data(), SOL_SOCKET, SCM_RIGHTS, fds.data(), sizeof(int) * fds.size());
   }
   for (;;) {
     if (sendmsg(r.out, &mh, MSG_NOSIGNAL | flags) >= 0) return 0;

@@ -2,6 +2,7 @@
 // made by the child; datagrams moved in batches (recvmmsg, sendmmsg, GSO);
 // idle flows expire (Worker::Tick).
 #include "relay.h"
+#include "../cmsg.h"
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -74,19 +75,9 @@ int SendDatagrams(Worker* w, int fd, iovec* iov, int m, sockaddr_storage* to, so
         mh.msg_name = to;
         mh.msg_namelen = toLen;
       }
-      union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        cmsghdr align;
-      } u;
-      std::memset(&u, 0, sizeof u);
-      mh.msg_control = u.buf;
-      mh.msg_controllen = sizeof u.buf;
-      cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      CmsgSpace<sizeof(uint16_t)> ctl;
       uint16_t gsoSize = static_cast<uint16_t>(seg);
-      std::memcpy(CMSG_DATA(c), &gsoSize, sizeof gsoSize);
+      AttachCmsg(mh, ctl.buf, SOL_UDP, UDP_SEGMENT, &gsoSize, sizeof gsoSize);
       ssize_t r = sendmsg(fd, &mh, MSG_DONTWAIT);
       if (r >= 0) {
         sent += run;

@@ -1,6 +1,7 @@
 // The control sockets' messages: one request or reply a message, with at
 // most one socket attached (SCM_RIGHTS).
 #include "wire.h"
+#include "../cmsg.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,20 +51,8 @@ int SendWithFd(int sock, const void* data, size_t len, int fd) {
   msghdr m{};
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
-  } u;
-  if (fd >= 0) {
-    std::memset(&u, 0, sizeof u);
-    m.msg_control = u.buf;
-    m.msg_controllen = sizeof u.buf;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  CmsgSpace<sizeof(int)> ctl;
+  if (fd >= 0) AttachCmsg(m, ctl.buf, SOL_SOCKET, SCM_RIGHTS, &fd, sizeof fd);
   for (;;) {
     ssize_t n = sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) return 0;
@@ -82,11 +71,7 @@ int RecvBatch(int sock, void* buf, size_t size, int max, int* fds, size_t* lens,
   *eof = false;
   mmsghdr mm[kMax];
   iovec iov[kMax];
-  union Ctl {
-    char buf[CMSG_SPACE(sizeof(int) * 4)];
-    cmsghdr align;
-  };
-  Ctl ctl[kMax];
+  CmsgSpace<sizeof(int) * 4> ctl[kMax];
   for (int i = 0; i < max; i++) {
     iov[i] = {static_cast<char*>(buf) + static_cast<size_t>(i) * size, size};
     std::memset(&mm[i], 0, sizeof mm[i]);
@@ -103,18 +88,12 @@ int RecvBatch(int sock, void* buf, size_t size, int max, int* fds, size_t* lens,
   int got = 0;
   for (int i = 0; i < n; i++) {
     fds[i] = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mm[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&mm[i].msg_hdr, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t k = 0; k < count; k++) {
-        int f;
-        std::memcpy(&f, CMSG_DATA(c) + k * sizeof(int), sizeof f);
-        if (fds[i] < 0)
-          fds[i] = f;
-        else
-          close(f);  // never more than one is sent
-      }
-    }
+    ForEachReceivedFd(mm[i].msg_hdr, [&](int f) {
+      if (fds[i] < 0)
+        fds[i] = f;
+      else
+        close(f);  // never more than one is sent
+    });
     lens[i] = mm[i].msg_len;
     if (mm[i].msg_len == 0 && fds[i] < 0) {
       // A zero-length read on a SEQPACKET socket is the peer's EOF.

@@ -5,18 +5,22 @@
 // `chown 1000:1000 FILE`. The four ways alternate call by call; figures are
 // medians in ms; ratios compare within this one run.
 //
-//   npm run build:ts && node dist/bench/session.js [--runs N]   (default 500)
+//   npm run build:ts && node dist/bench/session.js [--runs N] [--exec]   (default 500)
+//
+// --exec adds `rootless exec --state-dir DIR -- CMD` into the same session
+// (a node process that joins the namespaces itself) as a sixth way.
 //
 // Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSession } from '../src/index.js';
+import { openSession, rootlessBin } from '../src/index.js';
 import { userEnv } from '../test/helpers/rootless.js';
 import { benchUser, median, spawnOpts, table, timeOnce } from './common.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 500;
+const withExec = args.includes('--exec');
 const user = benchUser();
 const opts = spawnOpts(user);
 
@@ -28,11 +32,11 @@ for (const f of [dir, file, own]) chownSync(f, user.uid, user.gid);
 
 const s = await openSession({}, { env: userEnv(user), ...(user.switchTo ?? {}) });
 
-type Way = 'bare' | 'session' | 'spawn' | 'unshare' | 'fakeroot';
-const WAYS: Way[] = ['bare', 'session', 'spawn', 'unshare', 'fakeroot'];
+type Way = 'bare' | 'session' | 'spawn' | 'unshare' | 'fakeroot' | 'exec';
+const WAYS: Way[] = ['bare', 'session', 'spawn', 'unshare', 'fakeroot', ...(withExec ? ['exec' as const] : [])];
 const LABEL: Record<Way, string> = {
   bare: 'bare `spawnSync`', session: 'session `s.run`', spawn: 'session `s.spawn` (stdio ignored)',
-  unshare: '`unshare --map-root-user --map-auto`', fakeroot: '`fakeroot`',
+  unshare: '`unshare --map-root-user --map-auto`', fakeroot: '`fakeroot`', exec: '`rootless exec --state-dir DIR --`',
 };
 const COMMANDS: Record<string, { argv: string[]; bare: string[] }> = {
   true: { argv: ['true'], bare: ['true'] },
@@ -44,6 +48,7 @@ async function once(way: Way, cmd: { argv: string[]; bare: string[] }): Promise<
   if (way === 'bare') return timeOnce(cmd.bare, opts);
   if (way === 'unshare') return timeOnce(['unshare', '--map-root-user', '--map-auto', ...cmd.argv], opts);
   if (way === 'fakeroot') return timeOnce(['fakeroot', ...cmd.argv], opts);
+  if (way === 'exec') return timeOnce([rootlessBin(), 'exec', '--state-dir', s.stateDir, '--', ...cmd.argv], opts);
   const t = performance.now();
   if (way === 'spawn') {
     const p = s.spawn(cmd.argv, { stdio: 'ignore' });
@@ -61,7 +66,7 @@ async function once(way: Way, cmd: { argv: string[]; bare: string[] }): Promise<
 const rows: (string | number)[][] = [];
 try {
   for (const [name, cmd] of Object.entries(COMMANDS)) {
-    const times: Record<Way, number[]> = { bare: [], session: [], spawn: [], unshare: [], fakeroot: [] };
+    const times: Record<Way, number[]> = { bare: [], session: [], spawn: [], unshare: [], fakeroot: [], exec: [] };
     for (let i = 0; i < runs; i++) for (const way of WAYS) times[way].push(await once(way, cmd));
     const m = Object.fromEntries(WAYS.map((w) => [w, median(times[w])])) as Record<Way, number>;
     for (const way of WAYS) {

@@ -1,12 +1,12 @@
 // Building the child's uid/gid maps from the user's own id and sub-id ranges,
 // and writing them through the set-uid helpers newuidmap/newgidmap.
 
-import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RootlessError } from '../sys/errors.js';
 import type { SubIdRange } from './subid.js';
+import { runHostProgram } from './host-program.js';
 
 export interface IdMapEntry {
   inside: number;
@@ -127,14 +127,6 @@ export function resolveHelper(name: string, pathEnv: string | undefined): string
   return undefined;
 }
 
-function oneLine(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .join('; ');
-}
-
 // newuidmap reports the kernel's refusal with strerror(3) text; recover the
 // errno name so the error carries it like any other syscall failure.
 const STRERROR_CODES: ReadonlyArray<readonly [string, string]> = [
@@ -183,54 +175,27 @@ async function failureHint(step: HelperStep, helper: string): Promise<string> {
   return `check that ${subFile} grants the mapped ranges to this user`;
 }
 
-function runHelper(step: HelperStep, helper: string, pid: number, entries: IdMapEntry[]): Promise<void> {
-  const args = newIdMapArgs(pid, entries);
-  return new Promise((resolve, reject) => {
-    execFile(
-      helper,
-      args,
-      { timeout: HELPER_TIMEOUT_MS, encoding: 'utf8', windowsHide: true },
-      (err, _stdout, stderr) => {
-        if (err === null) {
-          resolve();
-          return;
-        }
-        const detail = oneLine(stderr);
-        const suffix = detail === '' ? '' : `: ${detail}`;
-        const subject = String(pid);
-        if (typeof err.code === 'string') {
-          // The helper could not be started at all.
-          reject(
-            new RootlessError(`${step} for pid ${pid}: cannot run ${helper}: ${err.code}`, {
-              step,
-              code: err.code,
-              subject,
-              hint: err.code === 'ENOENT' ? 'install the uidmap package' : `check that ${helper} is executable`,
-              cause: err,
-            }),
-          );
-          return;
-        }
-        const timedOut = err.killed === true && err.signal !== undefined && err.signal !== null;
-        const how = timedOut
-          ? `timed out after ${HELPER_TIMEOUT_MS} ms`
-          : err.signal
-            ? `killed by ${err.signal}`
-            : `exit status ${String(err.code)}`;
-        const code = timedOut ? 'ETIMEDOUT' : codeFromStderr(detail);
-        void failureHint(step, helper).then((hint) => {
-          reject(
-            new RootlessError(`${step} for pid ${pid} failed (${how})${suffix}`, {
-              step,
-              ...(code === undefined ? {} : { code }),
-              subject,
-              hint,
-              cause: err,
-            }),
-          );
-        });
-      },
-    );
+async function runHelper(step: HelperStep, helper: string, pid: number, entries: IdMapEntry[]): Promise<void> {
+  const r = await runHostProgram(helper, newIdMapArgs(pid, entries), HELPER_TIMEOUT_MS);
+  if (r.kind === 'ok') return;
+  const subject = String(pid);
+  if (r.kind === 'not started') {
+    throw new RootlessError(`${step} for pid ${pid}: cannot run ${helper}: ${r.code}`, {
+      step,
+      code: r.code,
+      subject,
+      hint: r.code === 'ENOENT' ? 'install the uidmap package' : `check that ${helper} is executable`,
+      cause: r.cause,
+    });
+  }
+  const code = r.timedOut ? 'ETIMEDOUT' : codeFromStderr(r.detail);
+  const hint = await failureHint(step, helper);
+  throw new RootlessError(`${step} for pid ${pid} failed (${r.how})${r.detail === '' ? '' : `: ${r.detail}`}`, {
+    step,
+    ...(code === undefined ? {} : { code }),
+    subject,
+    hint,
+    cause: r.cause,
   });
 }
 

@@ -2,9 +2,9 @@
 // Sources are the shadow files (/etc/subuid, /etc/subgid; subuid(5)) and the
 // getsubids(1) tool, which also sees NSS-provided ranges (nsswitch "subid:").
 
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { RootlessError } from '../sys/errors.js';
+import { runHostProgram } from './host-program.js';
 
 export interface SubIdRange {
   start: number;
@@ -118,63 +118,29 @@ export function parseGetsubidsOutput(text: string): SubIdRange[] {
   return ranges;
 }
 
-function oneLine(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .join('; ');
-}
-
 interface GetsubidsResult {
   ranges: SubIdRange[];
 }
 
 /** Run getsubids; throws RootlessError (step 'getsubids') when it is missing or fails. */
-function runGetsubids(binary: string, kind: SubIdKind, who: string): Promise<GetsubidsResult> {
+async function runGetsubids(binary: string, kind: SubIdKind, who: string): Promise<GetsubidsResult> {
   const args = kind === 'gid' ? ['-g', who] : [who];
-  const cmd = `${binary} ${args.join(' ')}`;
-  return new Promise((resolve, reject) => {
-    execFile(
-      binary,
-      args,
-      { timeout: GETSUBIDS_TIMEOUT_MS, encoding: 'utf8', windowsHide: true },
-      (err, stdout, stderr) => {
-        if (err === null) {
-          resolve({ ranges: parseGetsubidsOutput(stdout) });
-          return;
-        }
-        const detail = oneLine(stderr);
-        const suffix = detail === '' ? '' : `: ${detail}`;
-        if (typeof err.code === 'string') {
-          // The spawn itself failed (ENOENT, EACCES, ...).
-          reject(
-            new RootlessError(`cannot run ${binary}: ${err.code}`, {
-              step: 'getsubids',
-              code: err.code,
-              subject: binary,
-              ...(err.code === 'ENOENT' ? { hint: 'install getsubids (Debian package uidmap) or list the ranges in /etc/subuid and /etc/subgid' } : {}),
-              cause: err,
-            }),
-          );
-          return;
-        }
-        const timedOut = err.killed === true && err.signal !== undefined && err.signal !== null;
-        const how = timedOut
-          ? `timed out after ${GETSUBIDS_TIMEOUT_MS} ms`
-          : err.signal
-            ? `killed by ${err.signal}`
-            : `exit status ${String(err.code)}`;
-        reject(
-          new RootlessError(`${cmd} failed (${how})${suffix}`, {
-            step: 'getsubids',
-            ...(timedOut ? { code: 'ETIMEDOUT' } : {}),
-            subject: who,
-            cause: err,
-          }),
-        );
-      },
-    );
+  const r = await runHostProgram(binary, args, GETSUBIDS_TIMEOUT_MS);
+  if (r.kind === 'ok') return { ranges: parseGetsubidsOutput(r.stdout) };
+  if (r.kind === 'not started') {
+    throw new RootlessError(`cannot run ${binary}: ${r.code}`, {
+      step: 'getsubids',
+      code: r.code,
+      subject: binary,
+      ...(r.code === 'ENOENT' ? { hint: 'install getsubids (Debian package uidmap) or list the ranges in /etc/subuid and /etc/subgid' } : {}),
+      cause: r.cause,
+    });
+  }
+  throw new RootlessError(`${binary} ${args.join(' ')} failed (${r.how})${r.detail === '' ? '' : `: ${r.detail}`}`, {
+    step: 'getsubids',
+    ...(r.timedOut ? { code: 'ETIMEDOUT' } : {}),
+    subject: who,
+    cause: r.cause,
   });
 }
 

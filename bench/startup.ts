@@ -4,7 +4,10 @@
 // Commands alternate within one run; figures are medians; ratios compare
 // against RootlessKit measured in the same run.
 //
-//   npm run build:ts && node dist/bench/startup.js [--runs N] [--out FILE] [--only startup|memory]
+//   npm run build:ts && node dist/bench/startup.js [--runs N] [--out FILE] [--only startup|memory] [--settle-ms MS]
+//
+// --settle-ms: how long after child_pid appears the memory is read (default
+// 1000; V8's memory reducer shrinks node's heap ~8 s after the start).
 //
 // Run as root, it runs everything as the test user (scripts/setup-test-env.sh).
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,6 +21,7 @@ const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 30;
 const outFile = args.includes('--out') ? args[args.indexOf('--out') + 1] : undefined;
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const settleMs = args.includes('--settle-ms') ? Number(args[args.indexOf('--settle-ms') + 1]) : 1000;
 const user = benchUser();
 const CA = '/etc/ssl/certs/ca-certificates.crt';
 
@@ -85,7 +89,7 @@ async function memory(argvFor: (stateDir: string) => string[], env: Record<strin
   });
   const pidFile = join(stateDir, 'child_pid');
   for (let i = 0; i < 400 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
-  await new Promise((r) => setTimeout(r, 1000)); // let every process settle once the target runs
+  await new Promise((r) => setTimeout(r, settleMs)); // let every process settle once the target runs
   // Not the target; not the state-dir guard, which shares the launcher's
   // memory (addon/ns.cc clones it with CLONE_VM: counting it would count the launcher twice).
   const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -139,7 +143,7 @@ if (only !== 'startup') {
   const mem = new Map<string, Memory[]>(cases.map(([n]) => [n, []]));
   for (let i = 0; i < memRuns; i++) for (const [name, measure] of cases) mem.get(name)!.push(await measure());
   const med = (name: string, key: 'rss' | 'privateDirty'): number => median(mem.get(name)!.map((m) => m[key]));
-  say(`## Memory of the launcher's processes while the target sleeps (median of ${memRuns}, alternating)`);
+  say(`## Memory of the launcher's processes while the target sleeps (median of ${memRuns}, alternating; read ${settleMs} ms after child_pid appears)`);
   say();
   say(
     table(

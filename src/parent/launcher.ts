@@ -74,6 +74,10 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     await parts.run('beforeClone');
     const nnp = noNewPrivs();
     if (nnp && opts.subidSource !== 'none' && opts.subidSource !== 'auto') throw noNewPrivsError();
+    // The sub-id lookup reads /etc/subuid and /etc/subgid in libuv's thread
+    // pool: it runs while the child is cloned and the state dir is made.
+    const userMap = import('./usermap.js').then(async (m) => ({ writeUserMap: m.writeUserMap, plan: await m.planUserMap(opts.subidSource, identity(), process.env.PATH) }));
+    userMap.catch(() => {});
 
     // Clone first: the child's node start is the longest step of all, and
     // everything below overlaps with it. The native child has no node to
@@ -121,9 +125,7 @@ export async function launch(opts: LaunchPlan, log: Logger): Promise<LaunchResul
     s.childConfig = config;
     cloned.channel.send({ type: 'ParentHello', version: PROTOCOL_VERSION, config });
 
-    // Loaded after the clone: it brings child_process, not needed before.
-    const { planUserMap, writeUserMap } = await import('./usermap.js');
-    const plan = await planUserMap(opts.subidSource, identity(), process.env.PATH);
+    const { writeUserMap, plan } = await userMap;
     for (const w of plan.warnings) log.warn(w);
     for (const n of plan.notes) log.debug(n);
     mark('parent', 'subids-found');

@@ -78,9 +78,10 @@ Napi::Value PtyResize(const Napi::CallbackInfo& info) {
 
 // The copying thread. It owns its fds. It ends when the output is all
 // delivered after the terminal side closed (the master reads EIO), or when
-// Node's end of the socket is gone (then its master closes: a hangup).
-// The end of the input (Node's shutdown) ends nothing: on a terminal, EOF
-// is a character (Ctrl-D) the command may never read.
+// Node's end of the socket is closed (POLLHUP, or a failed send): then its
+// master closes, which hangs up the terminal (SIGHUP to the command), as a
+// terminal window that is closed. The end of the input alone (Node's
+// shutdown) ends nothing: on a terminal, EOF is a character (Ctrl-D).
 void Relay(int master, int sock) {
   constexpr size_t kBuf = 64 * 1024;
   char* out = new char[kBuf];  // master -> socket
@@ -93,9 +94,10 @@ void Relay(int master, int sock) {
     if (!master_done && in_len > in_off) p[0].events |= POLLOUT;
     if (!input_done && in_len == in_off) p[1].events |= POLLIN;
     if (out_len > out_off) p[1].events |= POLLOUT;
-    // An fd we want nothing from is left out: a hung-up one would wake us forever.
-    for (auto& q : p)
-      if (q.events == 0) q.fd = -1;
+    // The master is left out when we want nothing from it: once the terminal
+    // is closed it is hung up and would wake us forever. The socket stays
+    // in: its POLLHUP (Node closed it) is what we wait for then.
+    if (p[0].events == 0) p[0].fd = -1;
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -115,7 +117,9 @@ void Relay(int master, int sock) {
       else if (n < 0 && errno != EAGAIN && errno != EINTR) in_off = in_len;  // nobody to read it
     }
     if (master_done) in_off = in_len;
-    if (p[1].revents != 0 && (p[1].events & POLLIN)) {
+    // Closed, not only shut down for writing: no one will read the output.
+    if (p[1].revents & (POLLHUP | POLLERR)) sock_gone = true;
+    if (!sock_gone && p[1].revents != 0 && (p[1].events & POLLIN)) {
       ssize_t n = read(sock, in, kBuf);
       if (n > 0) {
         in_len = static_cast<size_t>(n);
@@ -126,7 +130,7 @@ void Relay(int master, int sock) {
         sock_gone = true;
       }
     }
-    if (p[1].revents != 0 && (p[1].events & POLLOUT)) {
+    if (!sock_gone && p[1].revents != 0 && (p[1].events & POLLOUT)) {
       ssize_t n = send(sock, out + out_off, out_len - out_off, MSG_NOSIGNAL);
       if (n > 0) out_off += static_cast<size_t>(n);
       else if (n < 0 && errno != EAGAIN && errno != EINTR) sock_gone = true;

@@ -165,7 +165,14 @@ export class SessionProcess extends EventEmitter {
       // One socket both ways: the terminal's input and what it shows.
       const s = new Socket({ fd: p.tty.sock, readable: true, writable: true });
       this.closesNeeded++;
-      s.once('close', () => this.maybeClose());
+      s.once('close', () => {
+        // With the relay's copy, the last master: closing it hangs the
+        // terminal up (SIGHUP), as closing a terminal window does, when
+        // the socket was destroyed while the command ran.
+        if (this.master !== undefined) close(this.master);
+        this.master = undefined;
+        this.maybeClose();
+      });
       s.on('error', () => {}); // EPIPE: written after the terminal closed
       this.master = p.tty.master;
       this.tty = true;
@@ -236,8 +243,6 @@ export class SessionProcess extends EventEmitter {
 
   private maybeClose(): void {
     if (--this.closesNeeded > 0) return;
-    if (this.master !== undefined) close(this.master);
-    this.master = undefined;
     this.emit('close', this.exitCode, this.signalCode);
   }
 

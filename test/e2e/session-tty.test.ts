@@ -1,7 +1,8 @@
 // s.spawn(argv, { tty: true }): a command in an open session on a terminal
 // the caller opened (addon/pty.cc): isatty, its own session with the
 // terminal as controlling terminal and its group in the foreground, the
-// size and resize, typed input, Ctrl-C, volume both ways through the relay.
+// size and resize, typed input, Ctrl-C, volume both ways through the relay,
+// hangup.
 // Serial: the last test counts this process's pty masters.
 import test from 'ava';
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -104,6 +105,20 @@ e2e.serial('volume both ways: 300 KB typed in raw mode reach the command, 50000 
   const [head, ...rest] = r.out.split('\r\n');
   t.deepEqual(head!.split('\n'), ['ready', expected, 'done'], 'the input arrived byte for byte');
   t.deepEqual(rest, [...Array.from({ length: 50000 }, (_, i) => String(i + 1)), '']);
+});
+
+e2e.serial('destroying the handle\'s stream hangs the terminal up (SIGHUP); close() ends a command on a terminal', async (t) => {
+  const s = await session();
+  const p = s.spawn(['sh', '-c', 'trap "exit 9" HUP; echo ready; while :; do read x; done'], { tty: true });
+  const end = new Promise((res) => p.once('close', (code: number | null, signal: NodeJS.Signals | null) => res([code, signal])));
+  p.stdout!.once('data', () => p.stdout!.destroy());
+  t.deepEqual(await end, [9, null], 'the trap of SIGHUP ran');
+  const own = await openSession({}, asUser);
+  const q = own.spawn(['sh', '-c', 'echo ready; exec sleep 1000'], { tty: true });
+  const qEnd = new Promise((res) => q.once('close', (code: number | null, signal: NodeJS.Signals | null) => res([code, signal])));
+  await new Promise((res) => q.stdout!.once('data', res));
+  await own.close();
+  t.deepEqual(await qEnd, [null, 'SIGKILL']);
 });
 
 e2e.serial('bad use: tty with stdio, resize without tty or to a bad size are TypeErrors; no master stays open after close', async (t) => {

@@ -4,7 +4,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { keepStdioBlocking, writeStderr } from '../sys/stderr.js';
 import { SyncChannel } from '../protocol/sync-channel.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, childErrorMessage } from '../protocol/messages.js';
 import { RootlessError, errorMessage } from '../sys/errors.js';
 import { close, pidfdExited, pollFd, setPdeathsig } from '../sys/native.js';
 import { inheritIgnoredSignals, signalNumber } from '../sys/signals.js';
@@ -97,15 +97,7 @@ main().catch((err: unknown) => {
       ? err
       : new RootlessError(errorMessage(err), { step: 'child', cause: err });
   try {
-    channel.send({
-      type: 'ChildError',
-      message: e.message,
-      step: e.step,
-      exitCode: e.exitCode,
-      ...(e.code ? { code: e.code } : {}),
-      ...(e.subject ? { subject: e.subject } : {}),
-      ...(e.hint ? { hint: e.hint } : {}),
-    });
+    channel.send(childErrorMessage(e));
   } catch {
     writeStderr(`rootless: error: (child) ${e.oneLine()}\n`);
   }

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { PassThrough } from 'node:stream';
 import { Channel } from '../protocol/channel.js';
 import { encodeFrame } from '../protocol/framing.js';
-import { PROTOCOL_VERSION, type ChildError, type Message } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, childErrorMessage, type ChildError, type Message } from '../protocol/messages.js';
 import type { ChildConfig, ChildNamespaces } from '../protocol/config.js';
 import { activatedTargetEnv } from '../protocol/activation.js';
 import { SyscallError } from '../sys/errors.js';
@@ -66,14 +66,7 @@ function childError(r: Extract<ChildReport, { ready: false }>, name: Buffer, con
     r.step === 'execve'
       ? notRunnable(name, r.code)
       : new SyscallError(r.step, r.errno, r.code, r.step === 'mount' ? '/' : r.step === 'chdir' && config ? shown(fromBase64(config.cwdB64)) : undefined);
-  return {
-    type: 'ChildError',
-    message: e.message,
-    step: e.step,
-    exitCode: e.exitCode,
-    ...(e.code ? { code: e.code } : {}),
-    ...(e.subject ? { subject: e.subject } : {}),
-  };
+  return childErrorMessage(e);
 }
 
 /** The protocol's channel to a native child: what the launcher sends becomes

@@ -27,6 +27,7 @@
 // ChildLog may come at any time; ChildError replaces whatever was awaited
 // and ends the session.
 
+import type { RootlessError } from '../sys/errors.js';
 import type { RecordLevel } from '../sys/log.js';
 import type { ChildConfig } from './config.js';
 import type { ChildNetworkInfo, ChildPortInfo } from './drivers.js';
@@ -96,6 +97,19 @@ export interface ChildError {
   subject?: string;
   hint?: string;
   exitCode: number;
+}
+
+/** The ChildError message for a typed error (the node child's and the native child's alike). */
+export function childErrorMessage(e: RootlessError): ChildError {
+  return {
+    type: 'ChildError',
+    message: e.message,
+    step: e.step,
+    exitCode: e.exitCode,
+    ...(e.code ? { code: e.code } : {}),
+    ...(e.subject ? { subject: e.subject } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+  };
 }
 
 /** Child -> parent: a log record, so the child needs no logger of its own. */

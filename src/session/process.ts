@@ -54,7 +54,8 @@ interface Plan {
 }
 
 function ttyPlan(tty: true | { cols?: number; rows?: number }): Plan {
-  const size = { ...DEFAULT_SIZE, ...(tty === true ? {} : tty) };
+  const given: { cols?: number; rows?: number } = tty === true ? {} : tty;
+  const size = { cols: given.cols ?? DEFAULT_SIZE.cols, rows: given.rows ?? DEFAULT_SIZE.rows };
   for (const [k, v] of Object.entries(size)) {
     if (!Number.isInteger(v) || v < 1 || v > 65535) throw new TypeError(`rootless: tty.${k} must be an integer from 1 to 65535, not ${String(v)}`);
   }

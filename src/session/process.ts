@@ -53,12 +53,17 @@ interface Plan {
   ours: (number | undefined)[];
 }
 
+/** A terminal's size: integers from 1 to 65535 (winsize's fields); `where` prefixes the name in the error. */
+function checkSize(size: { cols: number; rows: number }, where: string): void {
+  for (const [k, v] of Object.entries(size)) {
+    if (!Number.isInteger(v) || v < 1 || v > 65535) throw new TypeError(`rootless: ${where}${k} must be an integer from 1 to 65535, not ${String(v)}`);
+  }
+}
+
 function ttyPlan(tty: true | { cols?: number; rows?: number }): Plan {
   const given: { cols?: number; rows?: number } = tty === true ? {} : tty;
   const size = { cols: given.cols ?? DEFAULT_SIZE.cols, rows: given.rows ?? DEFAULT_SIZE.rows };
-  for (const [k, v] of Object.entries(size)) {
-    if (!Number.isInteger(v) || v < 1 || v > 65535) throw new TypeError(`rootless: tty.${k} must be an integer from 1 to 65535, not ${String(v)}`);
-  }
+  checkSize(size, 'tty.');
   const { master, terminal } = ptyOpen(size.cols, size.rows);
   let sock: number;
   try {
@@ -258,9 +263,7 @@ export class SessionProcess extends EventEmitter {
 
   /** With tty: the terminal's new size (the command gets SIGWINCH); false once closed. */
   resize(cols: number, rows: number): boolean {
-    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
-      throw new TypeError(`rootless: the terminal size must be integers from 1 to 65535, not ${String(cols)}x${String(rows)}`);
-    }
+    checkSize({ cols, rows }, 'resize(): ');
     if (this.master === undefined) {
       if (!this.tty) throw new TypeError('rootless: resize() is for a command spawned with tty');
       return false;
